@@ -1,0 +1,38 @@
+# mentor: set-up and tests. `make setup` then `make test` on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch (it lies on disk on the project's machines). GPU users: see README, "Installing on a GPU".
+TORCH_SPEC ?= torch==2.13.0
+# llama-cpp-python compiles from source; only the library is needed. Add e.g. -DGGML_CUDA=on for a GPU build.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+
+.PHONY: setup test demo bench clean
+
+## Everything: the environment, the default teacher model, then one question to it.
+setup: $(VENV)/.teacher-installed demo
+
+## The test suite (installs the environment without the 1.1 GB teacher if needed).
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest
+
+$(VENV)/.dev-installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.teacher-installed: $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,teacher]'
+	touch $@
+
+demo:
+	$(BIN)/mentor llm ask "A paper titled 'Learning internal representations by error propagation'. Which field is it in?" \
+		--labels Neural_Networks,Theory,Genetic_Algorithms,Probabilistic_Methods --llm local:qwen2.5-1.5b --json
+
+bench: $(VENV)/.teacher-installed
+	$(BIN)/python bench/llm_throughput.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

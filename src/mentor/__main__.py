@@ -1,0 +1,5 @@
+"""``python -m mentor``: the same as the ``mentor`` command."""
+
+from mentor.cli import main
+
+main()

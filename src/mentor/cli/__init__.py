@@ -1,0 +1,33 @@
+"""The ``mentor`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from mentor import __version__
+from mentor.cli.llm import app as llm_app
+
+app = typer.Typer(
+    name="mentor",
+    help="Large-small model collaborative training: a small model does the work, a large model is consulted.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(llm_app, name="llm")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mentor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """mentor: large-small model collaborative training."""
+
+
+def main() -> None:
+    app()

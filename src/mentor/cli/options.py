@@ -1,0 +1,127 @@
+"""Options shared by every command that talks to a large model, and how they become an :class:`LLMConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+
+from mentor.llm import DEFAULT_LLM, BudgetLimits, LLMConfig, Price
+from mentor.llm.config import StructuredOutput
+
+LLM_PANEL = "Large model"
+
+LlmOption = Annotated[
+    str,
+    typer.Option(
+        "--llm",
+        envvar="MENTOR_LLM",
+        help="local:qwen2.5-1.5b | local:qwen2.5-0.5b | local:smollm2-135m | local:/path/model.gguf | openai:MODEL",
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+BaseUrlOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--llm-base-url",
+        envvar="MENTOR_LLM_BASE_URL",
+        help="Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server), e.g. http://127.0.0.1:8000/v1.",
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+ApiKeyEnvOption = Annotated[
+    str,
+    typer.Option("--llm-api-key-env", help="Environment variable holding the API key.", rich_help_panel=LLM_PANEL),
+]
+StoreOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        envvar="MENTOR_STORE",
+        help="Response store (SQLite). Default: responses.sqlite in the mentor cache directory.",
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--llm-concurrency", min=1, help="Requests in flight at once.", rich_help_panel=LLM_PANEL)
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--llm-timeout", min=0.1, help="Seconds to wait for one answer.", rich_help_panel=LLM_PANEL)
+]
+RetriesOption = Annotated[
+    int, typer.Option("--llm-retries", min=0, help="Retries on timeouts, 429 and 5xx.", rich_help_panel=LLM_PANEL)
+]
+StructuredOption = Annotated[
+    str,
+    typer.Option(
+        "--llm-structured",
+        help="How to require a format from an HTTP endpoint: auto|json_schema|json_object_schema|json_object|prompt.",
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+MaxCallsOption = Annotated[
+    Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many new calls.", rich_help_panel=LLM_PANEL)
+]
+MaxInputTokensOption = Annotated[
+    Optional[int], typer.Option("--max-input-tokens", min=0, help="Limit on prompt tokens.", rich_help_panel=LLM_PANEL)
+]
+MaxOutputTokensOption = Annotated[
+    Optional[int],
+    typer.Option("--max-output-tokens", min=0, help="Limit on completion tokens.", rich_help_panel=LLM_PANEL),
+]
+MaxCostOption = Annotated[
+    Optional[float],
+    typer.Option("--max-cost", min=0.0, help="Limit on estimated cost (USD), with --price-in/--price-out.", rich_help_panel=LLM_PANEL),
+]
+PriceInOption = Annotated[
+    float, typer.Option("--price-in", min=0.0, help="USD per million prompt tokens.", rich_help_panel=LLM_PANEL)
+]
+PriceOutOption = Annotated[
+    float, typer.Option("--price-out", min=0.0, help="USD per million completion tokens.", rich_help_panel=LLM_PANEL)
+]
+
+
+def build_llm_config(
+    llm: str = DEFAULT_LLM,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 4,
+    timeout: float = 120.0,
+    retries: int = 3,
+    structured: str = "auto",
+    max_calls: int | None = None,
+    max_input_tokens: int | None = None,
+    max_output_tokens: int | None = None,
+    max_cost: float | None = None,
+    price_in: float = 0.0,
+    price_out: float = 0.0,
+) -> LLMConfig:
+    """Validate the shared options; a bad value raises :class:`typer.BadParameter` naming the option."""
+    try:
+        return LLMConfig(
+            llm=llm,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            concurrency=concurrency,
+            timeout_s=timeout,
+            max_retries=retries,
+            structured_output=structured,  # type: ignore[arg-type]
+            price=Price(input_per_mtok=price_in, output_per_mtok=price_out),
+            limits=BudgetLimits(
+                max_calls=max_calls,
+                max_input_tokens=max_input_tokens,
+                max_output_tokens=max_output_tokens,
+                max_cost=max_cost,
+            ),
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(p) for p in problem["loc"])
+        option = {"llm": "--llm", "structured_output": "--llm-structured"}.get(field, field)
+        message = problem["msg"].removeprefix("Value error, ")
+        raise typer.BadParameter(message, param_hint=option) from None
+
+
+__all__ = ["StructuredOutput", "build_llm_config"]

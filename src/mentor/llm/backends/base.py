@@ -1,0 +1,49 @@
+"""The backend interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from mentor.llm.output import FailureReason
+from mentor.llm.types import ChatRequest
+
+
+@dataclass(frozen=True)
+class RawCompletion:
+    """What a backend returns: the reply text and the tokens it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str | None = None
+
+
+class BackendError(RuntimeError):
+    """A call that returned no reply, with a failure reason (timeouts, refused connections, HTTP errors)."""
+
+    def __init__(self, reason: FailureReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Backend(ABC):
+    """One model behind one endpoint."""
+
+    #: Short name shown to users and used in statistics, e.g. ``qwen2.5-1.5b``.
+    model: str
+    #: Where it runs: ``local`` or a base URL.
+    endpoint: str
+
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """What makes two answers interchangeable (part of the store key): a file hash or endpoint + model."""
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        """Send one request; raise :class:`BackendError` when no reply came back."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or model memory."""

@@ -1,0 +1,91 @@
+"""In-process GGUF models through llama-cpp-python, with JSON-schema constrained decoding.
+
+With an output schema the sampler is restricted by a grammar built from it, so a :class:`~mentor.llm.Labels`
+answer is always one of the allowed labels. One model instance decodes one request at a time; concurrent
+requests queue on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from mentor.llm.backends.base import Backend, BackendError, RawCompletion
+from mentor.llm.config import LLMConfig
+from mentor.llm.models import builtin_model_path
+from mentor.llm.types import ChatRequest
+
+
+class LlamaCppBackend(Backend):
+    endpoint = "local"
+
+    def __init__(self, config: LLMConfig) -> None:
+        from mentor.llm.backends import describe
+
+        spec = config.spec
+        self._config = config
+        self.model, _, self._identity = describe(config)
+        self._path = Path(spec.target).expanduser() if spec.is_path else builtin_model_path(spec.target)
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=str(self._path),
+                n_ctx=self._config.n_ctx,
+                n_threads=self._config.n_threads or os.cpu_count() or 1,
+                verbose=False,
+            )
+        return self._llama
+
+    def _complete_sync(self, request: ChatRequest) -> RawCompletion:
+        kwargs: dict[str, Any] = {
+            "messages": [m.model_dump() for m in request.messages],
+            "temperature": request.decoding.temperature,
+            "top_p": request.decoding.top_p,
+            "max_tokens": request.decoding.max_tokens,
+            "stop": list(request.decoding.stop) or None,
+        }
+        if request.decoding.seed is not None:
+            kwargs["seed"] = request.decoding.seed
+        if request.output is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.output.json_schema()}
+        with self._lock:
+            llama = self._load()
+            try:
+                response = llama.create_chat_completion(**kwargs)
+            except ValueError as error:
+                if "context window" in str(error) or "exceed" in str(error):
+                    raise BackendError("context_overflow", str(error)) from None
+                raise
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return RawCompletion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        return await asyncio.to_thread(self._complete_sync, request)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None

@@ -1,0 +1,160 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) through the ``openai`` client.
+
+Retries of timeouts, refused connections, 429 (honouring ``Retry-After``) and 5xx are the ``openai`` client's
+own, with its exponential backoff. Structured output is negotiated per endpoint: servers differ in what
+``response_format`` they accept, so on the first request with a schema the backend tries, in order,
+OpenAI's ``json_schema``, llama.cpp's ``json_object`` + ``schema``, plain ``json_object`` and finally format
+instructions in the prompt, and keeps the first the endpoint accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import openai
+
+from mentor.llm.backends import describe, openai_endpoint
+from mentor.llm.backends.base import Backend, BackendError, RawCompletion
+from mentor.llm.config import LLMConfig, StructuredOutput
+from mentor.llm.types import ChatRequest
+
+_FALLBACK_ORDER: tuple[StructuredOutput, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
+NO_KEY = "not-needed"
+
+
+class OpenAICompatBackend(Backend):
+    def __init__(self, config: LLMConfig) -> None:
+        self._config = config
+        self.model = config.spec.target
+        api_key = os.environ.get(config.api_key_env)
+        if not api_key:
+            if config.base_url is None:
+                raise ValueError(
+                    f"--llm {config.llm}: set the API key in the environment variable {config.api_key_env} "
+                    "(or choose another with --llm-api-key-env), or give --llm-base-url for a local server"
+                )
+            api_key = NO_KEY
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=openai_endpoint(config),
+            timeout=config.timeout_s,
+            max_retries=config.max_retries,
+        )
+        self.endpoint = openai_endpoint(config)
+        self._mode: StructuredOutput | None = None if config.structured_output == "auto" else config.structured_output
+        self._mode_lock = asyncio.Lock()
+
+    @property
+    def identity(self) -> str:
+        return describe(self._config)[2]
+
+    @property
+    def structured_output(self) -> StructuredOutput | None:
+        """The structured-output mode in use (``None`` until the first request with a schema)."""
+        return self._mode
+
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        if request.output is None:
+            return await self._send(request, None, self._client)
+        if self._mode is not None:
+            return await self._send(request, self._mode, self._client)
+        async with self._mode_lock:
+            if self._mode is None:
+                return await self._negotiate(request)
+        return await self._send(request, self._mode, self._client)
+
+    async def _negotiate(self, request: ChatRequest) -> RawCompletion:
+        probe = self._client.with_options(max_retries=0)
+        for mode in _FALLBACK_ORDER:
+            try:
+                try:
+                    result = await self._send(request, mode, probe, probing=True)
+                except BackendError:
+                    # A fault unrelated to the format (429, timeout): retry this mode the normal way.
+                    result = await self._send(request, mode, self._client, probing=True)
+            except _Unsupported:
+                continue
+            self._mode = mode
+            return result
+        raise BackendError("http_error", "the endpoint rejected every structured-output mode")  # pragma: no cover
+
+    async def _send(
+        self,
+        request: ChatRequest,
+        mode: StructuredOutput | None,
+        client: openai.AsyncOpenAI,
+        *,
+        probing: bool = False,
+    ) -> RawCompletion:
+        messages = [m.model_dump() for m in request.messages]
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "temperature": request.decoding.temperature,
+            "top_p": request.decoding.top_p,
+            "max_tokens": request.decoding.max_tokens,
+        }
+        if request.decoding.seed is not None:
+            kwargs["seed"] = request.decoding.seed
+        if request.decoding.stop:
+            kwargs["stop"] = list(request.decoding.stop)
+        if request.output is not None and mode is not None:
+            schema = request.output.json_schema()
+            if mode == "json_schema":
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": "answer", "schema": schema, "strict": False},
+                }
+            elif mode == "json_object_schema":
+                kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            else:
+                if mode == "json_object":
+                    kwargs["response_format"] = {"type": "json_object"}
+                last = messages[-1]
+                messages[-1] = {**last, "content": f"{last['content']}\n\n{request.output.instruction()}"}
+        try:
+            response = await client.chat.completions.create(messages=messages, **kwargs)
+        except openai.APIStatusError as error:
+            if probing and _rejects_format(error):
+                raise _Unsupported from None
+            raise _status_error(error) from None
+        except openai.APITimeoutError as error:
+            raise BackendError("timeout", f"{self.endpoint}: no answer within the timeout ({error})") from None
+        except openai.APIConnectionError as error:
+            raise BackendError("connection", f"{self.endpoint}: {error}") from None
+        if not response.choices:
+            raise BackendError("empty", f"{self.endpoint}: the response has no choices")
+        choice = response.choices[0]
+        usage = response.usage
+        return RawCompletion(
+            text=choice.message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class _Unsupported(Exception):
+    """The endpoint rejected this structured-output mode."""
+
+
+def _rejects_format(error: openai.APIStatusError) -> bool:
+    text = f"{error.message} {error.body}".lower()
+    return error.status_code in (400, 422, 500, 501) and any(
+        word in text for word in ("response_format", "json_schema", "schema", "json_object")
+    )
+
+
+def _status_error(error: openai.APIStatusError) -> BackendError:
+    detail = f"HTTP {error.status_code}: {error.message}"
+    if error.status_code == 429:
+        return BackendError("rate_limited", detail)
+    if error.status_code >= 500:
+        return BackendError("server_error", detail)
+    if error.status_code == 400 and "context" in error.message.lower():
+        return BackendError("context_overflow", detail)
+    return BackendError("http_error", detail)

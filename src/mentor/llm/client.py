@@ -1,0 +1,239 @@
+"""The client the rest of mentor uses to talk to a large model.
+
+Every request goes through the same steps: answer from the response store if it holds one; otherwise book the
+call against the budget, send it (at most ``concurrency`` at once), validate the reply against the required
+output format (re-asking a limited number of times), and commit the answer to the store the moment it is valid.
+Failures come back as :class:`~mentor.llm.Failure` values with a reason; they never raise mid-batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mentor.llm.backends import Backend, BackendError, describe, make_backend
+from mentor.llm.budget import Budget, BudgetExceeded
+from mentor.llm.config import LLMConfig
+from mentor.llm.output import InvalidOutput, parse_output
+from mentor.llm.store import ResponseStore
+from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
+from mentor.paths import default_store_path
+
+T = TypeVar("T")
+
+
+class LLMError(RuntimeError):
+    """Raised by :meth:`LLMClient.ask` when a request produced no usable answer."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(f"{failure.reason}: {failure.detail}")
+        self.failure = failure
+
+
+class _LoopThread:
+    """A private event loop in a daemon thread, so sync callers (and notebooks) can use the async core."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="mentor-llm", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class LLMClient:
+    """Chat completions from one model, with a persistent store, a hard budget and validated outputs.
+
+    Args:
+        config: which model and how to use it (default: the local default teacher).
+        store: a :class:`ResponseStore` or a path to one (default ``MENTOR_STORE`` or the user cache).
+        run_id: label recorded with every stored answer (default: a fresh random id).
+        backend: a ready backend (for tests and embedding); by default built from ``config`` on first need.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig | None = None,
+        *,
+        store: ResponseStore | str | Path | None = None,
+        run_id: str | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self.config = config or LLMConfig()
+        if backend is not None:
+            self.model, self.endpoint, self.identity = backend.model, backend.endpoint, backend.identity
+        else:
+            self.model, self.endpoint, self.identity = describe(self.config)
+        self._owns_store = not isinstance(store, ResponseStore)
+        self.store = store if isinstance(store, ResponseStore) else ResponseStore(store or default_store_path())
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.budget = Budget(limits=self.config.limits, price=self.config.price)
+        self.hits = 0
+        self._backend = backend
+        self._runner = _LoopThread()
+        self._semaphore = asyncio.Semaphore(self.config.concurrency)
+        self._backend_lock = asyncio.Lock()
+        self._inflight: dict[str, asyncio.Future[Result]] = {}
+
+    # -- public API ----------------------------------------------------------------------------------------
+
+    def complete(self, request: ChatRequest) -> Result:
+        """Answer one request (blocking)."""
+        return self._runner.run(self._complete(request))
+
+    async def acomplete(self, request: ChatRequest) -> Result:
+        """Answer one request (awaitable from any event loop)."""
+        return await self._runner.run_async(self._complete(request))
+
+    def complete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False) -> list[Result]:
+        """Answer a batch concurrently (up to ``config.concurrency`` calls at once), results in input order."""
+        return self._runner.run(self._complete_many(list(requests), progress))
+
+    async def acomplete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False) -> list[Result]:
+        return await self._runner.run_async(self._complete_many(list(requests), progress))
+
+    def ask(self, prompt: str, **kwargs: Any) -> Completion:
+        """One prompt in, one answer out; raises :class:`LLMError` on failure. ``kwargs`` as in
+        :meth:`ChatRequest.from_prompt` (``system``, ``output``, decoding parameters)."""
+        result = self.complete(ChatRequest.from_prompt(prompt, **kwargs))
+        if not result.ok:
+            raise LLMError(result)
+        return result
+
+    def usage(self) -> dict[str, Any]:
+        """What this client spent: new calls, tokens, estimated cost, and answers served from the store."""
+        return {
+            "new_calls": self.budget.calls,
+            "prompt_tokens": self.budget.input_tokens,
+            "completion_tokens": self.budget.output_tokens,
+            "cost": round(self.budget.cost, 6),
+            "store_hits": self.hits,
+        }
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._runner.run(self._backend.aclose())
+        self._runner.close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the core (runs on the private loop) ---------------------------------------------------------------
+
+    async def _complete_many(self, requests: Sequence[ChatRequest], progress: bool) -> list[Result]:
+        if not progress:
+            return list(await asyncio.gather(*(self._complete(r) for r in requests)))
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task(f"{self.model}", total=len(requests))
+
+            async def tracked(request: ChatRequest) -> Result:
+                result = await self._complete(request)
+                bar.advance(task)
+                return result
+
+            return list(await asyncio.gather(*(tracked(r) for r in requests)))
+
+    async def _complete(self, request: ChatRequest) -> Result:
+        key = request.key(self.identity)
+        stored = self.store.get(key, run_id=self.run_id)
+        if stored is not None:
+            self.hits += 1
+            return stored
+        pending = self._inflight.get(key)
+        if pending is not None:  # the same request is already on its way: share its answer
+            result = await asyncio.shield(pending)
+            return result.model_copy(update={"cached": True}) if result.ok else result
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            result = await self._call(request, key)
+            future.set_result(result)
+            return result
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: the caller sees the error, waiters re-raise it
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _get_backend(self) -> Backend:
+        async with self._backend_lock:
+            if self._backend is None:
+                # Building may assemble a model file (seconds): keep the loop responsive.
+                self._backend = await asyncio.to_thread(make_backend, self.config)
+            return self._backend
+
+    async def _call(self, request: ChatRequest, key: str) -> Result:
+        async with self._semaphore:
+            backend = await self._get_backend()
+            usage = Usage()
+            attempts = 0
+            reason, detail = "empty", "no attempt was made"
+            for _ in range(1 + self.config.invalid_output_retries):
+                try:
+                    reservation = self.budget.reserve(request.prompt_chars(), request.decoding.max_tokens)
+                except BudgetExceeded as error:
+                    return self._failure(key, "budget", str(error), attempts, usage)
+                attempts += 1
+                started = time.perf_counter()
+                try:
+                    raw = await backend.complete(request)
+                except BackendError as error:
+                    self.budget.settle(reservation, 0, 0)
+                    return self._failure(key, error.reason, error.detail, attempts, usage)
+                latency = time.perf_counter() - started
+                cost = self.budget.settle(reservation, raw.prompt_tokens, raw.completion_tokens)
+                usage = Usage(
+                    prompt_tokens=usage.prompt_tokens + raw.prompt_tokens,
+                    completion_tokens=usage.completion_tokens + raw.completion_tokens,
+                )
+                try:
+                    parsed = parse_output(request.output, raw.text)
+                except InvalidOutput as error:
+                    reason, detail = error.reason, error.detail
+                    continue
+                completion = Completion(
+                    key=key,
+                    text=raw.text,
+                    parsed=parsed.parsed,
+                    label=parsed.label,
+                    repaired=parsed.repaired,
+                    usage=Usage(prompt_tokens=raw.prompt_tokens, completion_tokens=raw.completion_tokens),
+                    cost=cost,
+                    latency_s=latency,
+                    model=self.model,
+                    endpoint=self.endpoint,
+                    created=time.time(),
+                    run_id=self.run_id,
+                )
+                self.store.put(completion, request, self.identity)
+                return completion
+            return self._failure(key, reason, detail, attempts, usage)  # type: ignore[arg-type]
+
+    def _failure(self, key: str, reason: Any, detail: str, attempts: int, usage: Usage) -> Failure:
+        failure = Failure(key=key, reason=reason, detail=detail, attempts=attempts, model=self.model, usage=usage)
+        if reason != "budget":
+            self.store.record_failure(failure, run_id=self.run_id)
+        return failure

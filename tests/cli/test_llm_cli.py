@@ -1,0 +1,98 @@
+"""``mentor llm`` end to end through Typer's runner, against the scripted server."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mentor.cli import app
+from tests.llm.fault_server import FaultServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def server():
+    with FaultServer() as fake:
+        yield fake
+
+
+def _ask(server, store_path, *args):
+    base = ["llm", "ask", "--llm", "openai:fake", "--llm-base-url", server.base_url, "--store", str(store_path)]
+    return runner.invoke(app, [*base, *args])
+
+
+def test_ask_json_then_cached(server, store_path):
+    first = _ask(server, store_path, "Classify this [answer:b]", "--labels", "a,b,c", "--json")
+    assert first.exit_code == 0, first.output
+    payload = json.loads(first.stdout)
+    assert payload["label"] == "b" and payload["cached"] is False
+    assert {"answer", "prompt_tokens", "completion_tokens", "latency_s", "explanation"} <= set(payload)
+    second = json.loads(_ask(server, store_path, "Classify this [answer:b]", "--labels", "a,b,c", "--json").stdout)
+    assert second["cached"] is True and server.count("Classify") == 1
+
+
+def test_ask_plain_text(server, store_path):
+    result = _ask(server, store_path, "hello")
+    assert result.exit_code == 0 and "echo: hello" in result.stdout
+
+
+def test_failed_call_exits_non_zero_with_the_reason(server, store_path):
+    result = _ask(server, store_path, "x [fault:badlabel]", "--labels", "a,b")
+    assert result.exit_code == 1
+    assert "invalid_label" in result.output
+
+
+def test_budget_of_zero_calls_refuses_cleanly(server, store_path):
+    result = _ask(server, store_path, "x", "--max-calls", "0")
+    assert result.exit_code == 1 and "budget reached" in result.output
+    assert server.count("x") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--llm", "gpt4"], "--llm"),
+        (["--labels", "a,,b"], "--labels"),
+        (["--llm-structured", "xml"], "--llm-structured"),
+    ],
+)
+def test_bad_options_name_the_option(store_path, args, message):
+    result = runner.invoke(app, ["llm", "ask", "q", "--store", str(store_path), *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_stats_export_import(server, store_path, tmp_path):
+    for prompt in ("alpha", "beta"):
+        assert _ask(server, store_path, prompt, "--labels", "a,b").exit_code == 0
+    _ask(server, store_path, "alpha", "--labels", "a,b")
+    stats = json.loads(runner.invoke(app, ["llm", "stats", "--store", str(store_path), "--json"]).stdout)
+    [row] = stats["models"]
+    assert (row["model"], row["calls"], row["hits"], row["hit_rate"]) == ("fake", 2, 1, pytest.approx(1 / 3, abs=1e-3))
+
+    exported = tmp_path / "out" / "answers.jsonl"
+    assert runner.invoke(app, ["llm", "export", str(exported), "--store", str(store_path)]).exit_code == 0
+    assert len(exported.read_text().splitlines()) == 2
+    other = tmp_path / "other.sqlite"
+    imported = runner.invoke(app, ["llm", "import", str(exported), "--store", str(other)])
+    assert imported.exit_code == 0 and "imported 2" in imported.output
+    # the imported answers are served without contacting the model
+    replay = _ask(server, other, "alpha", "--labels", "a,b", "--json")
+    assert json.loads(replay.stdout)["cached"] is True and server.count("alpha") == 1
+
+
+def test_import_of_a_bad_file_names_the_line(tmp_path, store_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"key": 1}\n')
+    result = runner.invoke(app, ["llm", "import", str(bad), "--store", str(store_path)])
+    assert result.exit_code == 1 and "bad.jsonl, line 1" in result.output
+
+
+def test_stats_of_a_missing_store(tmp_path):
+    result = runner.invoke(app, ["llm", "stats", "--store", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 1 and "no response store" in result.output
+
+
+def test_models_lists_the_builtins():
+    result = runner.invoke(app, ["llm", "models"])
+    assert result.exit_code == 0 and "local:smollm2-135m" in result.output

@@ -1,0 +1,133 @@
+"""A scripted OpenAI-compatible chat server for tests: each prompt says how the server should misbehave.
+
+Directives in the last user message:
+  ``[answer:X]``      reply ``{"label": X, "explanation": ...}`` (default label ``a``)
+  ``[fault:429xN]``   answer HTTP 429 with ``Retry-After: 1`` the first N times, then reply
+  ``[fault:500xN]``   answer HTTP 500 the first N times (``[fault:500]``: always)
+  ``[fault:hang]``    sleep ``hang_s`` before replying (longer than the client's timeout)
+  ``[fault:truncate]`` reply with JSON cut off in the middle of the explanation
+  ``[fault:garbage]`` reply with text that is not JSON
+  ``[fault:badlabel]`` reply with a label outside any allowed set
+  ``[fault:empty]``   reply with an empty message
+Every request is logged (prompt and ``response_format``) so tests can count what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_DIRECTIVE = re.compile(r"\[(answer|fault):([^\]]+)\]")
+
+
+class FaultServer:
+    def __init__(self, *, delay_s: float = 0.0, hang_s: float = 5.0, reject_json_schema: bool = False) -> None:
+        self.delay_s = delay_s
+        self.hang_s = hang_s
+        self.reject_json_schema = reject_json_schema
+        self.requests: list[dict[str, Any]] = []
+        self.max_in_flight = 0
+        self._in_flight = 0
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def count(self, fragment: str) -> int:
+        with self._lock:
+            return sum(fragment in r["prompt"] for r in self.requests)
+
+    def _respond(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        prompt = body["messages"][-1]["content"]
+        fmt = body.get("response_format")
+        with self._lock:
+            self.requests.append({"prompt": prompt, "response_format": fmt})
+            self._seen[prompt] += 1
+            attempt = self._seen[prompt]
+        if self.reject_json_schema and fmt and fmt.get("type") == "json_schema":
+            return 500, {}, {"error": {"message": "response_format: only 'text' or 'json_object' are allowed"}}
+        directives = dict(_DIRECTIVE.findall(prompt))
+        fault = directives.get("fault", "")
+        label = directives.get("answer", "a")
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if m := re.fullmatch(r"(429|500)(?:x(\d+))?", fault):
+            code, times = int(m.group(1)), m.group(2)
+            if times is None or attempt <= int(times):
+                headers = {"Retry-After": "1"} if code == 429 else {}
+                return code, headers, {"error": {"message": f"injected {code}"}}
+        if fault == "hang":
+            time.sleep(self.hang_s)
+        content = json.dumps({"label": label, "explanation": "Because the text says so."})
+        if fault == "truncate":
+            content = content[: content.index("says")]
+        elif fault == "garbage":
+            content = "I think the answer is probably the first one."
+        elif fault == "badlabel":
+            content = json.dumps({"label": "zzz-not-a-label", "explanation": "made up"})
+        elif fault == "empty":
+            content = ""
+        elif fmt is None and "label" not in prompt:
+            content = f"echo: {prompt[:40]}"
+        return 200, {}, {
+            "id": f"chatcmpl-{attempt}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(content) // 4 + 1,
+                      "total_tokens": len(prompt) // 4 + len(content) // 4 + 2},
+        }  # fmt: skip
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                with server._lock:
+                    server._in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server._in_flight)
+                try:
+                    code, headers, payload = server._respond(body)
+                finally:
+                    with server._lock:
+                        server._in_flight -= 1
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler

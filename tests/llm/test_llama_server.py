@@ -1,0 +1,56 @@
+"""The HTTP backend against a real OpenAI-compatible server: llama.cpp's, serving SmolLM2-135M."""
+
+import pytest
+
+from mentor.llm import ChatRequest, JsonSchema, Labels, LLMClient, LLMConfig
+
+pytestmark = pytest.mark.slow
+
+LABELS = Labels(labels=("Neural_Networks", "Theory", "Genetic_Algorithms"), max_explanation_chars=120)
+
+
+def _config(base_url: str, **overrides) -> LLMConfig:
+    return LLMConfig(llm="openai:smollm2", base_url=base_url, timeout_s=60, **overrides)
+
+
+def test_structured_labels_concurrently_and_then_from_the_store(llama_server, store_path):
+    prompts = [
+        "Backpropagation through time for recurrent networks.",
+        "A lower bound on the sample complexity of PAC learning.",
+        "Crossover operators for evolving programs.",
+        "Dropout as a Bayesian approximation.",
+    ]
+    requests = [
+        ChatRequest.from_prompt(f"Which field is this paper in?\n{p}\n{LABELS.instruction()}", output=LABELS,
+                                max_tokens=80)
+        for p in prompts
+    ]  # fmt: skip
+    with LLMClient(_config(llama_server, concurrency=2), store=store_path) as client:
+        results = client.complete_many(requests)
+        assert client._backend.structured_output == "json_object_schema"  # llama.cpp rejects json_schema
+        again = client.complete_many(requests)
+        assert client.usage()["new_calls"] == 4 and client.usage()["store_hits"] == 4
+    assert all(r.ok for r in results), [r for r in results if not r.ok]
+    assert all(r.label in LABELS.labels for r in results)
+    assert all(r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0 for r in results)
+    assert all(r.endpoint == llama_server for r in results)
+    assert [a.text for a in again] == [r.text for r in results] and all(a.cached for a in again)
+
+
+def test_json_schema_output(llama_server, store_path):
+    schema = JsonSchema(
+        definition={
+            "type": "object",
+            "properties": {"answer": {"type": "integer"}},
+            "required": ["answer"],
+        }
+    )
+    with LLMClient(_config(llama_server), store=store_path) as client:
+        result = client.complete(ChatRequest.from_prompt("What is 2 + 2? Reply in JSON.", output=schema, max_tokens=30))
+    assert result.ok and isinstance(result.parsed["answer"], int)
+
+
+def test_free_text(llama_server, store_path):
+    with LLMClient(_config(llama_server), store=store_path) as client:
+        result = client.ask("Say hello.", max_tokens=10)
+    assert result.text.strip() and result.usage.completion_tokens <= 10
