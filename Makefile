@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python compiles from source; only the library is needed. Add e.g. -DGGML_CUDA=on for a GPU build.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test lint demo bench clean
 
 ## Everything: the environment, the default teacher model, then one question to it.
 setup: $(VENV)/.teacher-installed demo
@@ -15,6 +15,11 @@ setup: $(VENV)/.teacher-installed demo
 ## The test suite (installs the environment without the 1.1 GB teacher if needed).
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
+
+## Style and static checks.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 $(VENV)/.dev-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

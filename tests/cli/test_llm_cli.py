@@ -18,7 +18,16 @@ def server():
 
 
 def _ask(server, store_path, *args):
-    base = ["llm", "ask", "--llm", "openai:fake", "--llm-base-url", server.base_url, "--store", str(store_path)]
+    base = [
+        "llm",
+        "ask",
+        "--llm",
+        "openai:fake",
+        "--llm-base-url",
+        server.base_url,
+        "--store",
+        str(store_path),
+    ]
     return runner.invoke(app, [*base, *args])
 
 
@@ -68,7 +77,12 @@ def test_stats_export_import(server, store_path, tmp_path):
     _ask(server, store_path, "alpha", "--labels", "a,b")
     stats = json.loads(runner.invoke(app, ["llm", "stats", "--store", str(store_path), "--json"]).stdout)
     [row] = stats["models"]
-    assert (row["model"], row["calls"], row["hits"], row["hit_rate"]) == ("fake", 2, 1, pytest.approx(1 / 3, abs=1e-3))
+    assert (row["model"], row["calls"], row["hits"], row["hit_rate"]) == (
+        "fake",
+        2,
+        1,
+        pytest.approx(1 / 3, abs=1e-3),
+    )
 
     exported = tmp_path / "out" / "answers.jsonl"
     assert runner.invoke(app, ["llm", "export", str(exported), "--store", str(store_path)]).exit_code == 0

@@ -64,7 +64,11 @@ class FaultServer:
             self._seen[prompt] += 1
             attempt = self._seen[prompt]
         if self.reject_json_schema and fmt and fmt.get("type") == "json_schema":
-            return 500, {}, {"error": {"message": "response_format: only 'text' or 'json_object' are allowed"}}
+            return (
+                500,
+                {},
+                {"error": {"message": "response_format: only 'text' or 'json_object' are allowed"}},
+            )
         directives = dict(_DIRECTIVE.findall(prompt))
         fault = directives.get("fault", "")
         label = directives.get("answer", "a")

@@ -12,7 +12,13 @@ LABELS = Labels(labels=("a", "b", "c"))
 
 
 def _client(server: FaultServer, store_path, **overrides) -> LLMClient:
-    config = {"llm": "openai:fake", "base_url": server.base_url, "timeout_s": 5.0, "max_retries": 2, **overrides}
+    config = {
+        "llm": "openai:fake",
+        "base_url": server.base_url,
+        "timeout_s": 5.0,
+        "max_retries": 2,
+        **overrides,
+    }
     return LLMClient(LLMConfig(**config), store=store_path)
 
 
@@ -62,7 +68,10 @@ def test_persistent_500_becomes_a_failure_and_is_not_cached(fault_server, store_
 
 
 def test_hang_past_the_timeout_is_a_timeout_failure(store_path):
-    with FaultServer(hang_s=3.0) as server, _client(server, store_path, timeout_s=0.5, max_retries=0) as client:
+    with (
+        FaultServer(hang_s=3.0) as server,
+        _client(server, store_path, timeout_s=0.5, max_retries=0) as client,
+    ):
         result = client.complete(_ask("q [fault:hang]"))
     assert not result.ok and result.reason == "timeout"
 

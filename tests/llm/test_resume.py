@@ -16,7 +16,15 @@ COUNT = 12
 
 
 def _worker(server: FaultServer, store_path: Path, out: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tests.llm.resume_worker", server.base_url, str(store_path), str(COUNT), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.llm.resume_worker",
+        server.base_url,
+        str(store_path),
+        str(COUNT),
+        str(out),
+    ]
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

@@ -83,7 +83,10 @@ def test_export_import_round_trip(tmp_path):
     ("mutate", "message"),
     [
         (lambda r: "not json", "line 2: not valid JSON"),
-        (lambda r: json.dumps({k: v for k, v in r.items() if k != "text"}), r"line 2: missing field\(s\) text"),
+        (
+            lambda r: json.dumps({k: v for k, v in r.items() if k != "text"}),
+            r"line 2: missing field\(s\) text",
+        ),
         (lambda r: json.dumps({**r, "prompt_tokens": -1}), "line 2: field 'prompt_tokens'"),
         (lambda r: json.dumps({**r, "key": "0" * 64}), "line 2: field 'key' does not match"),
         (lambda r: json.dumps({**r, "request": {"messages": []}}), "line 2: field 'request'"),

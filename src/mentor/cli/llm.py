@@ -157,7 +157,16 @@ def stats(
         typer.echo(json.dumps(payload))
         return
     table = Table(title=f"Response store {path}")
-    for column in ("model", "calls", "prompt tok", "completion tok", "cost $", "store hits", "hit rate", "failures"):
+    for column in (
+        "model",
+        "calls",
+        "prompt tok",
+        "completion tok",
+        "cost $",
+        "store hits",
+        "hit rate",
+        "failures",
+    ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in rows:
         table.add_row(

@@ -45,13 +45,16 @@ StoreOption = Annotated[
     ),
 ]
 ConcurrencyOption = Annotated[
-    int, typer.Option("--llm-concurrency", min=1, help="Requests in flight at once.", rich_help_panel=LLM_PANEL)
+    int,
+    typer.Option("--llm-concurrency", min=1, help="Requests in flight at once.", rich_help_panel=LLM_PANEL),
 ]
 TimeoutOption = Annotated[
-    float, typer.Option("--llm-timeout", min=0.1, help="Seconds to wait for one answer.", rich_help_panel=LLM_PANEL)
+    float,
+    typer.Option("--llm-timeout", min=0.1, help="Seconds to wait for one answer.", rich_help_panel=LLM_PANEL),
 ]
 RetriesOption = Annotated[
-    int, typer.Option("--llm-retries", min=0, help="Retries on timeouts, 429 and 5xx.", rich_help_panel=LLM_PANEL)
+    int,
+    typer.Option("--llm-retries", min=0, help="Retries on timeouts, 429 and 5xx.", rich_help_panel=LLM_PANEL),
 ]
 StructuredOption = Annotated[
     str,
@@ -62,10 +65,12 @@ StructuredOption = Annotated[
     ),
 ]
 MaxCallsOption = Annotated[
-    Optional[int], typer.Option("--max-calls", min=0, help="Stop after this many new calls.", rich_help_panel=LLM_PANEL)
+    Optional[int],
+    typer.Option("--max-calls", min=0, help="Stop after this many new calls.", rich_help_panel=LLM_PANEL),
 ]
 MaxInputTokensOption = Annotated[
-    Optional[int], typer.Option("--max-input-tokens", min=0, help="Limit on prompt tokens.", rich_help_panel=LLM_PANEL)
+    Optional[int],
+    typer.Option("--max-input-tokens", min=0, help="Limit on prompt tokens.", rich_help_panel=LLM_PANEL),
 ]
 MaxOutputTokensOption = Annotated[
     Optional[int],
@@ -73,13 +78,20 @@ MaxOutputTokensOption = Annotated[
 ]
 MaxCostOption = Annotated[
     Optional[float],
-    typer.Option("--max-cost", min=0.0, help="Limit on estimated cost (USD), with --price-in/--price-out.", rich_help_panel=LLM_PANEL),
+    typer.Option(
+        "--max-cost",
+        min=0.0,
+        help="Limit on estimated cost (USD), with --price-in/--price-out.",
+        rich_help_panel=LLM_PANEL,
+    ),
 ]
 PriceInOption = Annotated[
-    float, typer.Option("--price-in", min=0.0, help="USD per million prompt tokens.", rich_help_panel=LLM_PANEL)
+    float,
+    typer.Option("--price-in", min=0.0, help="USD per million prompt tokens.", rich_help_panel=LLM_PANEL),
 ]
 PriceOutOption = Annotated[
-    float, typer.Option("--price-out", min=0.0, help="USD per million completion tokens.", rich_help_panel=LLM_PANEL)
+    float,
+    typer.Option("--price-out", min=0.0, help="USD per million completion tokens.", rich_help_panel=LLM_PANEL),
 ]
 
 

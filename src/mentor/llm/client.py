@@ -144,7 +144,12 @@ class LLMClient:
     async def _complete_many(self, requests: Sequence[ChatRequest], progress: bool) -> list[Result]:
         if not progress:
             return list(await asyncio.gather(*(self._complete(r) for r in requests)))
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, transient=True) as bar:
             task = bar.add_task(f"{self.model}", total=len(requests))
 

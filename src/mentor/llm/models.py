@@ -104,14 +104,21 @@ def builtin_model_path(name: str, directory: Path | None = None) -> Path:
         model = BUILTIN_MODELS[name]
     except KeyError:
         known = ", ".join(f"local:{n}" for n in BUILTIN_MODELS)
-        raise ModelNotAvailable(f"unknown built-in model {name!r}; known: {known}, or local:/path/to/file.gguf")
+        raise ModelNotAvailable(
+            f"unknown built-in model {name!r}; known: {known}, or local:/path/to/file.gguf"
+        ) from None
     directory = directory or cache_dir() / "models"
     target = directory / model.filename
     marker = target.with_name(target.name + ".sha256")
-    if target.exists() and marker.exists() and marker.read_text().split()[:2] == [
-        model.sha256,
-        str(target.stat().st_size),
-    ]:
+    if (
+        target.exists()
+        and marker.exists()
+        and marker.read_text().split()[:2]
+        == [
+            model.sha256,
+            str(target.stat().st_size),
+        ]
+    ):
         return target
     files = part_files(model)
     directory.mkdir(parents=True, exist_ok=True)
