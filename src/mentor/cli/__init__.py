@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mentor import __version__
+from mentor.cli.graph import data_app, train
 from mentor.cli.llm import app as llm_app
 
 app = typer.Typer(
@@ -14,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(llm_app, name="llm")
+app.add_typer(data_app, name="data")
+app.command()(train)
 
 
 def _version(value: bool) -> None:

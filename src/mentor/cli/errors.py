@@ -13,7 +13,7 @@ from mentor.llm import LLMError, ModelNotAvailable, StoreError
 
 stderr = Console(stderr=True)
 
-EXPECTED = (LLMError, ModelNotAvailable, StoreError, FileNotFoundError, ValueError)
+EXPECTED = (LLMError, ModelNotAvailable, StoreError, FileNotFoundError, KeyError, ValueError)
 
 
 @contextmanager

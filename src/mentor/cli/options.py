@@ -137,3 +137,12 @@ def build_llm_config(
 
 
 __all__ = ["StructuredOutput", "build_llm_config"]
+
+DataRootOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-root",
+        envvar="MENTOR_DATA_ROOT",
+        help="Directory holding the data sets (planetoid/, cora_text/, webkb/). Default: <cache>/data.",
+    ),
+]

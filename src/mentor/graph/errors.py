@@ -1,0 +1,25 @@
+"""Errors about data, naming the file, line and field at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """Bad or missing input data. The message names the file (and line and field, where there is one)."""
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None,
+                 field: str | None = None) -> None:  # fmt: skip
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        self.file, self.line, self.field = file, line, field
+
+
+class DatasetNotFound(DataError):
+    """The files of a data set are missing and could not be downloaded."""

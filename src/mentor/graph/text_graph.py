@@ -1,0 +1,113 @@
+"""The in-memory text-attributed graph: a PyG ``Data`` plus node texts, class names, splits and provenance."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import homophily
+
+
+@dataclass
+class Split:
+    """Boolean node masks of one train/validation/test split (disjoint)."""
+
+    train: Tensor
+    val: Tensor
+    test: Tensor
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": int(self.train.sum()), "val": int(self.val.sum()), "test": int(self.test.sum())}
+
+    def mask(self, name: str) -> Tensor:
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"unknown split part {name!r}; expected train, val or test")
+        return getattr(self, name)
+
+
+@dataclass
+class TextGraph:
+    """A text-attributed graph.
+
+    ``data`` holds ``edge_index`` (undirected, no self-loops, coalesced), ``y`` (class ids, ``-1`` where the label
+    is unknown), ``num_nodes`` and, for the feature-only originals, ``x``; ``texts[i]`` is node ``i``'s text
+    (``None`` for a graph without texts); ``splits`` maps a split name (``public``, ``random``, ``file``…) to its
+    masks; ``source`` says where the graph came from.
+    """
+
+    name: str
+    data: Data
+    texts: list[str] | None
+    class_names: list[str]
+    splits: dict[str, Split] = field(default_factory=dict)
+    source: str = ""
+    node_ids: list[str] | None = None
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.data.num_nodes)
+
+    @property
+    def num_edges(self) -> int:
+        """Undirected edges (each stored in both directions in ``edge_index``)."""
+        return int(self.data.edge_index.size(1)) // 2
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def y(self) -> Tensor:
+        return self.data.y
+
+    @property
+    def edge_index(self) -> Tensor:
+        return self.data.edge_index
+
+    def split(self, name: str) -> Split:
+        try:
+            return self.splits[name]
+        except KeyError:
+            known = ", ".join(self.splits) or "none"
+            raise KeyError(f"{self.name} has no split {name!r}; it has: {known}") from None
+
+    def edge_homophily(self) -> float:
+        """Fraction of edges joining two nodes of the same class, over edges whose both ends are labelled."""
+        labelled = (self.y[self.edge_index[0]] >= 0) & (self.y[self.edge_index[1]] >= 0)
+        if not bool(labelled.any()):
+            return float("nan")
+        return float(homophily(self.edge_index[:, labelled], self.y, method="edge"))
+
+    def describe(self) -> dict[str, Any]:
+        counts = Counter(int(c) for c in self.y.tolist() if c >= 0)
+        text_chars = None
+        if self.texts is not None:
+            lengths = torch.tensor([len(t) for t in self.texts], dtype=torch.float)
+            text_chars = {
+                "min": int(lengths.min()),
+                "mean": round(float(lengths.mean()), 1),
+                "median": int(lengths.median()),
+                "max": int(lengths.max()),
+            }
+        return {
+            "name": self.name,
+            "source": self.source,
+            "nodes": self.num_nodes,
+            "edges": self.num_edges,
+            "classes": self.num_classes,
+            "class_counts": {self.class_names[c]: counts.get(c, 0) for c in range(self.num_classes)},
+            "unlabelled": int((self.y < 0).sum()),
+            "edge_homophily": round(self.edge_homophily(), 4),
+            "text_chars": text_chars,
+            "features": None if self.data.x is None else int(self.data.x.size(1)),
+            "splits": {name: split.sizes() for name, split in self.splits.items()},
+        }
+
+    def copy(self) -> TextGraph:
+        """A deep copy (texts and edges can then be changed without touching the original)."""
+        return copy.deepcopy(self)

@@ -1,0 +1,28 @@
+import torch
+
+from mentor.graph import TrainConfig, node_features, train_node_classifier
+
+
+def test_training_learns_selects_on_validation_and_is_deterministic(small_graph):
+    x = node_features(small_graph, "bow")
+    split = small_graph.split("random")
+    config = TrainConfig(model="gcn", epochs=80, patience=30, seed=3)
+    a = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
+    b = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
+    assert a.metrics["val"]["acc"] > 0.6 and a.metrics["test"]["acc"] > 0.6
+    assert a.metrics == b.metrics and torch.equal(a.probs, b.probs)
+    best = max(a.history, key=lambda h: (h["val_acc"], -h["val_loss"]))
+    assert best["epoch"] == a.best_epoch
+    assert a.probs.shape == (small_graph.num_nodes, 3)
+    assert set(a.metrics) == {"train", "val", "test"} and 0 <= a.metrics["test"]["macro_f1"] <= 1
+
+
+def test_test_labels_do_not_influence_training(small_graph):
+    x = node_features(small_graph, "bow")
+    split = small_graph.split("random")
+    scrambled = small_graph.y.clone()
+    scrambled[split.test] = (scrambled[split.test] + 1) % 3
+    config = TrainConfig(model="sage", epochs=40, seed=0)
+    a = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
+    b = train_node_classifier(x, small_graph.edge_index, scrambled, split, config)
+    assert torch.equal(a.probs, b.probs) and a.best_epoch == b.best_epoch
