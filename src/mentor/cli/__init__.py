@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from mentor import __version__
+from mentor.cli.consult import baseline_app, consult
 from mentor.cli.graph import data_app, train
 from mentor.cli.llm import app as llm_app
 
@@ -17,6 +18,8 @@ app = typer.Typer(
 app.add_typer(llm_app, name="llm")
 app.add_typer(data_app, name="data")
 app.command()(train)
+app.command()(consult)
+app.add_typer(baseline_app, name="baseline")
 
 
 def _version(value: bool) -> None:

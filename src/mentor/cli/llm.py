@@ -15,24 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.options import (
-    ApiKeyEnvOption,
-    BaseUrlOption,
-    ConcurrencyOption,
-    LlmOption,
-    MaxCallsOption,
-    MaxCostOption,
-    MaxInputTokensOption,
-    MaxOutputTokensOption,
-    PriceInOption,
-    PriceOutOption,
-    RetriesOption,
-    StoreOption,
-    StructuredOption,
-    TimeoutOption,
-    build_llm_config,
-)
-from mentor.llm import BUILTIN_MODELS, DEFAULT_LLM, ChatRequest, Labels, LLMClient, LLMError, ResponseStore
+from mentor.cli.options import StoreOption, with_llm_options
+from mentor.llm import BUILTIN_MODELS, ChatRequest, Labels, LLMClient, LLMConfig, LLMError, ResponseStore
 from mentor.llm.models import ModelNotAvailable, part_files
 from mentor.paths import default_store_path
 
@@ -48,6 +32,7 @@ def _split_labels(value: str) -> tuple[str, ...]:
 
 
 @app.command()
+@with_llm_options()
 def ask(
     prompt: Annotated[str, typer.Argument(help="The question. Use - to read it from standard input.")],
     labels: Annotated[
@@ -59,26 +44,11 @@ def ask(
     max_tokens: Annotated[int, typer.Option(min=1, help="Limit on the answer's tokens.")] = 256,
     seed: Annotated[int, typer.Option(help="Sampling seed (part of the store key).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    llm: LlmOption = DEFAULT_LLM,
-    llm_base_url: BaseUrlOption = None,
-    llm_api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
     store: StoreOption = None,
-    llm_concurrency: ConcurrencyOption = 4,
-    llm_timeout: TimeoutOption = 120.0,
-    llm_retries: RetriesOption = 3,
-    llm_structured: StructuredOption = "auto",
-    max_calls: MaxCallsOption = None,
-    max_input_tokens: MaxInputTokensOption = None,
-    max_output_tokens: MaxOutputTokensOption = None,
-    max_cost: MaxCostOption = None,
-    price_in: PriceInOption = 0.0,
-    price_out: PriceOutOption = 0.0,
+    llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
 ) -> None:
     """Ask one question; with --labels the answer is constrained to one of them."""
-    config = build_llm_config(
-        llm, llm_base_url, llm_api_key_env, llm_concurrency, llm_timeout, llm_retries, llm_structured,
-        max_calls, max_input_tokens, max_output_tokens, max_cost, price_in, price_out,
-    )  # fmt: skip
+    assert llm_config is not None
     if prompt == "-":
         prompt = sys.stdin.read()
     if not prompt.strip():
@@ -89,7 +59,7 @@ def ask(
     request = ChatRequest.from_prompt(
         prompt, system=system, output=output, temperature=temperature, max_tokens=max_tokens, seed=seed
     )
-    with user_errors(), LLMClient(config, store=store) as client:
+    with user_errors(), LLMClient(llm_config, store=store) as client:
         result = client.complete(request)
         if not result.ok:
             raise LLMError(result)

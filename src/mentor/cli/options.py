@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from pydantic import ValidationError
@@ -146,3 +149,49 @@ DataRootOption = Annotated[
         help="Directory holding the data sets (planetoid/, cora_text/, webkb/). Default: <cache>/data.",
     ),
 ]
+
+
+# Shared LLM options by parameter name: (annotation, default, keyword of build_llm_config).
+_LLM_OPTIONS: dict[str, tuple[object, object, str]] = {
+    "llm": (LlmOption, DEFAULT_LLM, "llm"),
+    "llm_base_url": (BaseUrlOption, None, "base_url"),
+    "llm_api_key_env": (ApiKeyEnvOption, "OPENAI_API_KEY", "api_key_env"),
+    "store": (StoreOption, None, ""),
+    "llm_concurrency": (ConcurrencyOption, 4, "concurrency"),
+    "llm_timeout": (TimeoutOption, 120.0, "timeout"),
+    "llm_retries": (RetriesOption, 3, "retries"),
+    "llm_structured": (StructuredOption, "auto", "structured"),
+    "max_calls": (MaxCallsOption, None, "max_calls"),
+    "max_input_tokens": (MaxInputTokensOption, None, "max_input_tokens"),
+    "max_output_tokens": (MaxOutputTokensOption, None, "max_output_tokens"),
+    "max_cost": (MaxCostOption, None, "max_cost"),
+    "price_in": (PriceInOption, 0.0, "price_in"),
+    "price_out": (PriceOutOption, 0.0, "price_out"),
+}
+
+
+def with_llm_options(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command the shared LLM options; it receives them as ``llm_config`` (an :class:`LLMConfig`) and
+    ``store`` (the ``--store`` path). Options named in ``exclude`` are left to the command itself."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "llm_config"]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, (annotation, default, _) in _LLM_OPTIONS.items()
+            if name not in exclude and name not in signature.parameters
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in list(kwargs) if name in _LLM_OPTIONS and name != "store"
+                     and name not in exclude}  # fmt: skip
+            config = build_llm_config(**{_LLM_OPTIONS[name][2]: value for name, value in given.items()})
+            return command(*args, llm_config=config, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+        return wrapper
+
+    return decorate

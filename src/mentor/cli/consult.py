@@ -1,0 +1,196 @@
+"""``mentor consult``: LLM-consulted GNN training on a text-attributed graph."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mentor.cli.errors import stderr, user_errors
+from mentor.cli.graph import DatasetArgument
+from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
+from mentor.consult import Consultation, ConsultConfig, RoundReport, summary, write_outputs
+from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
+from mentor.consult.prompt import estimate_tokens
+from mentor.graph.backbones import BACKBONES
+from mentor.llm import LLMClient, LLMConfig
+
+stdout = Console()
+
+
+@with_llm_options(exclude=("max_calls", "max_input_tokens", "max_output_tokens"))
+def consult(
+    dataset: DatasetArgument,
+    model: Annotated[str, typer.Option(help=f"GNN backbone: {', '.join(BACKBONES)}.")] = "gcn",
+    rounds: Annotated[int, typer.Option(min=1, help="Consultation rounds.")] = 2,
+    max_calls: Annotated[
+        Optional[int], typer.Option("--max-calls", min=1, help="LLM answers over all rounds (also a hard budget).")
+    ] = None,
+    fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Training nodes consulted per round.")] = 0.1,
+    select: Annotated[str, typer.Option(help="uncertainty | random (same number of calls).")] = "uncertainty",
+    features: Annotated[str, typer.Option(help="minilm | bow | a sentence-transformers model name.")] = "minilm",
+    split: Annotated[Optional[str], typer.Option(help="Default: public if the data set has it, else random.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split, training and random selection.")] = 0,
+    augment: Annotated[bool, typer.Option(help="Right answer: add the explanation to the node's text.")] = True,
+    prune: Annotated[bool, typer.Option(help="Wrong answer: prune the node's dissimilar edges.")] = True,
+    prune_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine below which an edge goes.")] = 0.1,
+    show_gnn_prediction: Annotated[bool, typer.Option(help="Show the GNN's predictions in prompts.")] = True,
+    show_neighbour_labels: Annotated[bool, typer.Option(help="Show neighbours' training labels.")] = True,
+    max_prompt_tokens: Annotated[int, typer.Option(min=200, help="Estimated prompt size limit.")] = 1500,
+    templates: Annotated[Optional[Path], typer.Option(help="Directory with system.txt and user.txt.")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 500,
+    patience: Annotated[int, typer.Option(min=1)] = 100,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory. Default: runs/<data>-<model>-seed<S>.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and spend nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print result.json to standard output.")] = False,
+    data_root: DataRootOption = None,
+    store: StoreOption = None,
+    llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
+) -> None:
+    """Train a GNN, consult the LLM on its most uncertain training nodes, act on the answers, retrain."""
+    if model.lower() not in BACKBONES:
+        raise typer.BadParameter(f"expected one of {', '.join(BACKBONES)}", param_hint="--model")
+    if select not in ("uncertainty", "random"):
+        raise typer.BadParameter("expected uncertainty or random", param_hint="--select")
+    assert llm_config is not None
+    # --max-calls is the plan (answers over all rounds) and also the hard budget on new calls.
+    llm_config = llm_config.model_copy(update={"limits": llm_config.limits.model_copy(update={"max_calls": max_calls})})
+    with user_errors():
+        config = ConsultConfig(
+            dataset=dataset, data_root=data_root, model=model.lower(), features=features, split=split, seed=seed,
+            rounds=rounds, max_calls=max_calls, fraction=fraction, select=select, augment=augment, prune=prune,
+            prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
+            show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
+            epochs=epochs, patience=patience,
+        )  # fmt: skip
+        out = out or Path("runs") / f"{Path(dataset).name.replace(':', '-')}-{config.model}-seed{seed}"
+        with LLMClient(llm_config, store=store) as client:
+            consultation = Consultation(config, client, progress=not as_json)
+            if dry_run:
+                _plan(consultation, client, as_json)
+                return
+            started = time.perf_counter()
+            result = consultation.run(on_round=None if as_json else _show_round)
+            payload = summary(result, client, time.perf_counter() - started)
+            write_outputs(out, result, payload)
+    if as_json:
+        typer.echo(json.dumps(payload))
+        return
+    _show_result(payload, out)
+
+
+def _show_round(event: str, report: RoundReport) -> None:
+    test = report.metrics["test"]["acc"]
+    if report.round == 0:
+        stderr.print(f"round 0 (no consultation): val {report.metrics['val']['acc']:.4f}, test {test:.4f}")
+        return
+    stderr.print(
+        f"round {report.round}: consulted {report.consulted} ({report.new_calls} new calls), LLM right on "
+        f"{report.llm_correct}/{report.answered}, {report.texts_augmented} texts augmented, "
+        f"{report.edges_pruned} edges pruned → val {report.metrics['val']['acc']:.4f}, test {test:.4f}"
+    )
+
+
+def _show_result(payload: dict, out: Path) -> None:
+    table = Table(title=f"{payload['model']} on {payload['dataset']} consulting {payload['llm']['model']}")
+    for column in ("", "val acc", "test acc", "test macro-F1"):
+        table.add_column(column)
+    for name in ("before", "after"):
+        metrics = payload[name]
+        table.add_row(name, f"{metrics['val']['acc']:.4f}", f"{metrics['test']['acc']:.4f}",
+                      f"{metrics['test']['macro_f1']:.4f}")  # fmt: skip
+    stdout.print(table)
+    totals = payload["totals"]
+    stdout.print(
+        f"{totals['calls']} answers ({totals['new_calls']} new calls), LLM accuracy {totals['llm_accuracy']}, "
+        f"best round {payload['best_round']}" + (f", stopped: {payload['stopped']}" if payload["stopped"] else "")
+    )
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl, accuracy_vs_calls.png")
+
+
+def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
+    """Round 1 exactly (nodes and prompts), later rounds estimated alike; no LLM call is made."""
+    config = consultation.config
+    x = consultation.features()
+    result = consultation.train(x)
+    plan = config.calls_per_round(int(consultation.split.train.sum()))
+    nodes = consultation.select(result, x, plan[0], 1, {})
+    requests = consultation.requests(nodes, consultation.view(result))
+    prompt_tokens = [sum(estimate_tokens(m.content) for m in r.messages) for r in requests]
+    stored = sum(r.key(client.identity) in client.store for r in requests)
+    calls = sum(plan)
+    mean_prompt = statistics.mean(prompt_tokens) if prompt_tokens else 0
+    max_answer = requests[0].decoding.max_tokens if requests else 0
+    latencies = [r for r in client.store.iter_records() if r["model_identity"] == client.identity]
+    per_call = statistics.mean(r["latency_s"] for r in latencies) if latencies else None
+    plan_info = {
+        "dataset": consultation.graph.name,
+        "split": consultation.split_name,
+        "training_nodes": int(consultation.split.train.sum()),
+        "calls_per_round": plan,
+        "round1_nodes": nodes,
+        "round1_already_in_store": stored,
+        "estimated_prompt_tokens": round(mean_prompt * calls),
+        "max_completion_tokens": max_answer * calls,
+        "estimated_cost": round(client.budget.price.cost(round(mean_prompt * calls), max_answer * calls), 4),
+        "estimated_seconds": round(per_call * calls, 1) if per_call else None,
+        "seconds_basis": f"mean latency of {len(latencies)} stored calls to this model" if per_call else
+        "no earlier calls to this model in the store",
+    }  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(plan_info))
+        return
+    for key, value in plan_info.items():
+        stdout.print(f"[bold]{key}[/]: {value}")
+    stdout.print("dry run: no LLM call was made")
+
+
+baseline_app = typer.Typer(help="Baselines with the same data, client and budget accounting.", no_args_is_help=True)
+
+
+@baseline_app.command("predictor")
+@with_llm_options()
+def predictor(
+    dataset: DatasetArgument,
+    sample: Annotated[int, typer.Option(min=1, help="Test nodes to label.")] = 50,
+    features: Annotated[str, typer.Option(help="Features of the GNN compared on the same nodes.")] = "minilm",
+    model: Annotated[str, typer.Option(help="GNN compared on the same nodes.")] = "gcn",
+    split: Annotated[Optional[str], typer.Option()] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    data_root: DataRootOption = None,
+    store: StoreOption = None,
+    llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
+) -> None:
+    """LLM as predictor: the LLM labels a sample of test nodes directly (text and neighbours' texts only)."""
+    assert llm_config is not None
+    with user_errors(), LLMClient(llm_config, store=store) as client:
+        config = ConsultConfig(dataset=dataset, data_root=data_root, model=model, features=features, split=split,
+                               seed=seed)  # fmt: skip
+        typer.echo(json.dumps(llm_as_predictor(config, client, sample=sample, progress=False)))
+
+
+@baseline_app.command("enhancer")
+@with_llm_options(exclude=("max_calls",))
+def enhancer(
+    dataset: DatasetArgument,
+    calls: Annotated[int, typer.Option(min=1, help="Random nodes whose texts get an LLM explanation.")] = 20,
+    features: Annotated[str, typer.Option()] = "minilm",
+    model: Annotated[str, typer.Option()] = "gcn",
+    split: Annotated[Optional[str], typer.Option()] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    data_root: DataRootOption = None,
+    store: StoreOption = None,
+    llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
+) -> None:
+    """LLM as enhancer (TAPE-style): explanations added to random nodes' texts, no pruning, then retrain."""
+    assert llm_config is not None
+    with user_errors(), LLMClient(llm_config, store=store) as client:
+        config = ConsultConfig(dataset=dataset, data_root=data_root, model=model, features=features, split=split,
+                               seed=seed)  # fmt: skip
+        typer.echo(json.dumps(llm_as_enhancer(config, client, calls=calls, progress=False)))

@@ -1,0 +1,160 @@
+"""Consultation prompts: the target node, its 1- and 2-hop neighbourhood, and the GNN's view, within a budget.
+
+Templates are plain files (``system.txt``, ``user.txt`` in :mod:`string.Template` syntax) that a user can replace
+with a directory of their own. Node texts are data: each is JSON-encoded (quotes, newlines and angle brackets
+escaped) inside ``<text>…</text>``, so a text cannot close its delimiter or pose as part of the instructions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from torch import Tensor
+
+from mentor.llm import ChatRequest, Labels, Message
+
+TEMPLATE_FILES = ("system.txt", "user.txt")
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count for English text (4 characters per token)."""
+    return len(text) // 4 + 1
+
+
+def quote(text: str, limit: int) -> str:
+    """A node text as inert data: truncated to ``limit`` characters and JSON-encoded, ``<``/``>`` escaped."""
+    clipped = text if len(text) <= limit else text[:limit].rstrip() + " …"
+    return json.dumps(clipped, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+@dataclass(frozen=True)
+class PromptOptions:
+    show_gnn_prediction: bool = True
+    show_neighbour_labels: bool = True
+    node_text_chars: int = 1500
+    neighbour_text_chars: int = 200
+    max_prompt_tokens: int = 1500
+    max_explanation_chars: int = 400
+    max_answer_tokens: int = 200
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """What the prompt may know about the graph: train-node labels only, the GNN's predictions for the rest."""
+
+    texts: list[str]
+    class_names: list[str]
+    known_labels: Tensor  # class id for training nodes, -1 elsewhere: val/test labels never get here
+    predictions: Tensor
+    confidence: Tensor
+    neighbours: list[list[int]]
+
+
+def load_templates(directory: Path | None = None) -> tuple[Template, Template]:
+    """The system and user templates, from ``directory`` when given (both files must be there)."""
+    texts = []
+    for name in TEMPLATE_FILES:
+        if directory is not None:
+            path = Path(directory) / name
+            if not path.is_file():
+                raise FileNotFoundError(
+                    f"{path}: template missing (a template directory needs {', '.join(TEMPLATE_FILES)})"
+                )
+            texts.append(path.read_text(encoding="utf-8"))
+        else:
+            texts.append(resources.files("mentor.consult").joinpath("templates", name).read_text(encoding="utf-8"))
+    return Template(texts[0]), Template(texts[1])
+
+
+def build_prompt(
+    node: int, view: NodeView, options: PromptOptions, templates: tuple[Template, Template]
+) -> ChatRequest:
+    """The consultation request for ``node``; neighbours are added most informative first while the estimated
+    prompt stays within ``options.max_prompt_tokens``; the rest are summarised as counts per class."""
+    system, user = templates
+    one_hop = view.neighbours[node]
+    seen = {node, *one_hop}
+    two_hop = sorted({w for u in one_hop for w in view.neighbours[u] if w not in seen})
+    gnn_line = ""
+    if options.show_gnn_prediction:
+        gnn_line = (f"GNN prediction for the target: {view.class_names[int(view.predictions[node])]} "
+                    f"(confidence {float(view.confidence[node]):.2f})\n")  # fmt: skip
+    fields = {
+        "classes": ", ".join(view.class_names),
+        "node_text": quote(view.texts[node], options.node_text_chars)[1:-1],
+        "gnn_line": gnn_line,
+    }
+    base = system.template + user.substitute(
+        **fields, n1_shown=0, n1_total=len(one_hop), neighbours_1="", n2_shown=0, n2_total=len(two_hop), neighbours_2=""
+    )
+    budget = options.max_prompt_tokens - estimate_tokens(base)
+    lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view), view, options, budget)
+    lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view), view, options, budget)
+    content = user.substitute(
+        **fields,
+        n1_shown=len(lines1), n1_total=len(one_hop), neighbours_1=_join(lines1, rest1, view, options),
+        n2_shown=len(lines2), n2_total=len(two_hop), neighbours_2=_join(lines2, rest2, view, options),
+    )  # fmt: skip
+    output = Labels(labels=tuple(view.class_names), max_explanation_chars=options.max_explanation_chars)
+    messages = (Message(role="system", content=system.substitute()), Message(role="user", content=content))
+    return ChatRequest(messages=messages, output=output, decoding={"max_tokens": options.max_answer_tokens})
+
+
+def prompt_hash(request: ChatRequest) -> str:
+    text = "\n".join(f"{m.role}: {m.content}" for m in request.messages)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _ranked(nodes: list[int], view: NodeView) -> list[int]:
+    """Labelled (training) neighbours first, then by the GNN's confidence, then by id."""
+    return sorted(nodes, key=lambda u: (int(view.known_labels[u]) < 0, -float(view.confidence[u]), u))
+
+
+def _tag(u: int, view: NodeView, options: PromptOptions) -> str | None:
+    """The class shown for a neighbour, or None when the options hide it."""
+    label = int(view.known_labels[u])
+    if label >= 0:
+        return f"label: {view.class_names[label]}" if options.show_neighbour_labels else None
+    if options.show_gnn_prediction:
+        return f"GNN prediction: {view.class_names[int(view.predictions[u])]}"
+    return None
+
+
+def _neighbour_lines(nodes: list[int], view: NodeView, options: PromptOptions, budget: int):
+    lines: list[str] = []
+    for position, u in enumerate(nodes):
+        tag = _tag(u, view, options)
+        line = f"- [{tag}] " if tag else "- "
+        line += f"<text>{quote(view.texts[u], options.neighbour_text_chars)[1:-1]}</text>"
+        cost = estimate_tokens(line) + 1
+        if cost > budget - 30:  # keep room for the summary line
+            return lines, nodes[position:], budget
+        lines.append(line)
+        budget -= cost
+    return lines, [], budget
+
+
+def _join(lines: list[str], rest: list[int], view: NodeView, options: PromptOptions) -> str:
+    if rest:
+        counts = Counter(_tag(u, view, options) or "not shown" for u in rest)
+        summary = ", ".join(f"{n} [{tag}]" for tag, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines = [*lines, f"- … and {len(rest)} more: {summary}"]
+    return "\n".join(lines) if lines else "- (none)"
+
+
+def neighbour_lists(edge_index: Tensor, num_nodes: int) -> list[list[int]]:
+    """Adjacency lists (sorted) from an undirected ``edge_index``."""
+    lists: list[list[int]] = [[] for _ in range(num_nodes)]
+    for u, v in edge_index.t().tolist():
+        lists[u].append(v)
+    return [sorted(set(n)) for n in lists]
+
+
+__all__ = ["NodeView", "PromptOptions", "build_prompt", "estimate_tokens", "load_templates", "neighbour_lists",
+           "prompt_hash", "quote"]  # fmt: skip
