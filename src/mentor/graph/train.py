@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +110,7 @@ def train_node_classifier(
         history.append({"epoch": epoch, "train_loss": loss.item(), "val_loss": val_loss, "val_acc": val_acc})
         if (val_acc, -val_loss) > (best[0], -best[1]):
             best, best_epoch, since_best = (val_acc, val_loss), epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         else:
             since_best += 1
             if since_best >= config.patience:
