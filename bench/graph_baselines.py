@@ -104,8 +104,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data-root", type=Path, default=None)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--overhead-only", action="store_true", help="keep the accuracy rows of the last run")
     args = parser.parse_args()
 
