@@ -72,6 +72,11 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.1)
     parser.add_argument("--features", default="minilm")
     parser.add_argument("--predictor-sample", type=int, default=0, help="test nodes for LLM-as-predictor (0: skip)")
+    parser.add_argument(
+        "--blind",
+        action="store_true",
+        help="hide the GNN's predictions and neighbours' labels in prompts (runs tagged +blind)",
+    )
     parser.add_argument("--simulate", default="", help="comma-separated p values for the simulated consultant")
     parser.add_argument("--store", type=Path, default=None)
     args = parser.parse_args()
@@ -84,7 +89,10 @@ def main() -> None:
             graph = load_dataset(dataset, seed=seed)
             for model in args.models.split(","):
                 base = ConsultConfig(dataset=dataset, model=model, features=args.features, split=_split(dataset),
-                                     seed=seed, rounds=args.rounds, fraction=args.fraction)  # fmt: skip
+                                     seed=seed, rounds=args.rounds, fraction=args.fraction,
+                                     show_gnn_prediction=not args.blind,
+                                     show_neighbour_labels=not args.blind)  # fmt: skip
+                tag = "+blind" if args.blind else ""
                 for select in filter(None, args.select.split(",")):
                     config = base.model_copy(update={"select": select})
                     with LLMClient(llm_config, store=args.store) as client:
@@ -92,7 +100,7 @@ def main() -> None:
                         result = Consultation(config, client, graph=graph, progress=False).run()
                         seconds = time.perf_counter() - started
                         record = _record(summary(result, client, seconds), seconds)
-                    results["runs"][f"{model}|{select}|{seed}"] = record
+                    results["runs"][f"{model}|{select}{tag}|{seed}"] = record
                     print(
                         f"{dataset} {model} {select} seed {seed}: {record['before_test_acc']:.3f} -> "
                         f"{record['after_test_acc']:.3f} ({record['calls']} calls, {seconds:.0f}s)",
@@ -108,7 +116,7 @@ def main() -> None:
                     ):
                         result = Consultation(base, client, graph=graph, progress=False).run()
                         record = _record(summary(result, client, 0.0), 0.0)
-                    results["runs"][f"{model}|simulated-p{p}|{seed}"] = record
+                    results["runs"][f"{model}|simulated-p{p}{tag}|{seed}"] = record
                     write_json(f"consult_{dataset}", results)
             if args.predictor_sample:
                 with LLMClient(llm_config, store=args.store) as client:
@@ -125,6 +133,11 @@ def main() -> None:
     write_section("consult", render_table())
 
 
+def _echo(runs: list[dict]) -> str:
+    rates = [rate for r in runs for rate in r["echo_gnn_rate"] if rate is not None]
+    return f"{100 * statistics.mean(rates):.0f}%" if rates else "–"
+
+
 def _cell(values: list[float]) -> str:
     if not values:
         return "–"
@@ -138,11 +151,13 @@ def render_table() -> str:
         "Test accuracy (%) of the GNN before consultation and after (round with the best validation accuracy), "
         "mean ± std over seeds, with the consultant named per row. `uncertainty` = LOGIN's MC-dropout selection "
         "among training nodes; `random` = same number of calls on random training nodes. `simulated-p` rows use "
-        "a **simulated** consultant that is right with probability p (an upper-bound study, not an LLM). "
+        "a **simulated** consultant that is right with probability p (an upper-bound study, not an LLM); `+blind` = "
+        "prompts without the GNN's predictions and neighbours' labels. `echo` = share of answers equal to the GNN's "
+        "prediction for the node. "
         "Cora: public split; WebKB: CS-TAG graphs with page text, 60/20/20.",
         "",
-        "| data set | model | selection | before | after | calls/run | LLM acc. | s/run | LOGIN (GCN, published) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| data set | model | selection | before | after | calls/run | LLM acc. | echo | s/run | LOGIN GCN (paper) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for path in sorted(RESULTS.glob("consult_*.json")):
         results = json.loads(path.read_text())
@@ -158,6 +173,7 @@ def render_table() -> str:
                 dataset, model, select, _cell([r["before_test_acc"] for r in runs]),
                 _cell([r["after_test_acc"] for r in runs]), f"{statistics.mean(r['calls'] for r in runs):.0f}",
                 f"{100 * statistics.mean(accuracy):.0f}%" if accuracy else "–",
+                _echo(runs),
                 f"{statistics.mean(r['seconds'] for r in runs):.0f}",
                 "" if published is None else f"{100 * published:.1f}",
             ]  # fmt: skip
@@ -166,7 +182,7 @@ def render_table() -> str:
             lines.append(
                 f"| {dataset} | LLM as predictor | {predicted['sampled_test_nodes']} test nodes, seed {seed} | "
                 f"GCN {100 * predicted['gnn_test_accuracy_on_sample']:.1f} | "
-                f"LLM {100 * (predicted['accuracy'] or 0):.1f} | {predicted['answered']} | | "
+                f"LLM {100 * (predicted['accuracy'] or 0):.1f} | {predicted['answered']} | | | "
                 f"{predicted['llm_seconds']:.0f} | |"
             )
     return "\n".join(lines)
