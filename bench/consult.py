@@ -85,6 +85,10 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         results = _load(dataset)
         results["machine"] = machine()
+        invocation = "python bench/consult.py " + " ".join(sys.argv[1:])
+        results.setdefault("invocations", [])
+        if invocation not in results["invocations"]:
+            results["invocations"].append(invocation)
         for seed in map(int, args.seeds.split(",")):
             graph = load_dataset(dataset, seed=seed)
             for model in args.models.split(","):
@@ -159,7 +163,10 @@ def render_table() -> str:
         "| data set | model | selection | before | after | calls/run | LLM acc. | echo | s/run | LOGIN GCN (paper) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for path in sorted(RESULTS.glob("consult_*.json")):
+    paths = sorted(RESULTS.glob("consult_*.json"))
+    invocations = sorted({i for p in paths for i in json.loads(p.read_text()).get("invocations", [])})
+    lines[4:4] = ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""] if invocations else []
+    for path in paths:
         results = json.loads(path.read_text())
         dataset = results["dataset"]
         groups: dict[tuple[str, str], list[dict]] = {}
