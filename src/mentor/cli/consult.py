@@ -127,8 +127,7 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
     calls = sum(plan)
     mean_prompt = statistics.mean(prompt_tokens) if prompt_tokens else 0
     max_answer = requests[0].decoding.max_tokens if requests else 0
-    latencies = [r for r in client.store.iter_records() if r["model_identity"] == client.identity]
-    per_call = statistics.mean(r["latency_s"] for r in latencies) if latencies else None
+    stored_calls, per_call = client.store.mean_latency(client.identity)
     plan_info = {
         "dataset": consultation.graph.name,
         "split": consultation.split_name,
@@ -140,7 +139,7 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
         "max_completion_tokens": max_answer * calls,
         "estimated_cost": round(client.budget.price.cost(round(mean_prompt * calls), max_answer * calls), 4),
         "estimated_seconds": round(per_call * calls, 1) if per_call else None,
-        "seconds_basis": f"mean latency of {len(latencies)} stored calls to this model" if per_call else
+        "seconds_basis": f"mean latency of {stored_calls} stored calls to this model" if per_call else
         "no earlier calls to this model in the store",
     }  # fmt: skip
     if as_json:
@@ -154,25 +153,36 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
 baseline_app = typer.Typer(help="Baselines with the same data, client and budget accounting.", no_args_is_help=True)
 
 
+BaselineFeatures = Annotated[str, typer.Option(help="Features of the GNN the baseline is compared with.")]
+BaselineModel = Annotated[str, typer.Option(help="GNN the baseline is compared with.")]
+BaselineSplit = Annotated[Optional[str], typer.Option(help="Default: public if the data set has it, else random.")]
+BaselineSeed = Annotated[int, typer.Option(help="Seed of the split, training and node sample.")]
+
+
+def _run_baseline(run, llm_config: Optional[LLMConfig], store: Optional[Path], **config: object) -> None:
+    """Build the client and config shared by the baselines, run one, print its report as JSON."""
+    assert llm_config is not None
+    with user_errors(), LLMClient(llm_config, store=store) as client:
+        typer.echo(json.dumps(run(ConsultConfig(**config), client)))
+
+
 @baseline_app.command("predictor")
 @with_llm_options()
 def predictor(
     dataset: DatasetArgument,
     sample: Annotated[int, typer.Option(min=1, help="Test nodes to label.")] = 50,
-    features: Annotated[str, typer.Option(help="Features of the GNN compared on the same nodes.")] = "minilm",
-    model: Annotated[str, typer.Option(help="GNN compared on the same nodes.")] = "gcn",
-    split: Annotated[Optional[str], typer.Option()] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    features: BaselineFeatures = "minilm",
+    model: BaselineModel = "gcn",
+    split: BaselineSplit = None,
+    seed: BaselineSeed = 0,
     data_root: DataRootOption = None,
     store: StoreOption = None,
     llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
 ) -> None:
     """LLM as predictor: the LLM labels a sample of test nodes directly (text and neighbours' texts only)."""
-    assert llm_config is not None
-    with user_errors(), LLMClient(llm_config, store=store) as client:
-        config = ConsultConfig(dataset=dataset, data_root=data_root, model=model, features=features, split=split,
-                               seed=seed)  # fmt: skip
-        typer.echo(json.dumps(llm_as_predictor(config, client, sample=sample, progress=False)))
+    _run_baseline(lambda config, client: llm_as_predictor(config, client, sample=sample, progress=False),
+                  llm_config, store, dataset=dataset, data_root=data_root, model=model, features=features,
+                  split=split, seed=seed)  # fmt: skip
 
 
 @baseline_app.command("enhancer")
@@ -180,17 +190,15 @@ def predictor(
 def enhancer(
     dataset: DatasetArgument,
     calls: Annotated[int, typer.Option(min=1, help="Random nodes whose texts get an LLM explanation.")] = 20,
-    features: Annotated[str, typer.Option()] = "minilm",
-    model: Annotated[str, typer.Option()] = "gcn",
-    split: Annotated[Optional[str], typer.Option()] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    features: BaselineFeatures = "minilm",
+    model: BaselineModel = "gcn",
+    split: BaselineSplit = None,
+    seed: BaselineSeed = 0,
     data_root: DataRootOption = None,
     store: StoreOption = None,
     llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
 ) -> None:
     """LLM as enhancer (TAPE-style): explanations added to random nodes' texts, no pruning, then retrain."""
-    assert llm_config is not None
-    with user_errors(), LLMClient(llm_config, store=store) as client:
-        config = ConsultConfig(dataset=dataset, data_root=data_root, model=model, features=features, split=split,
-                               seed=seed)  # fmt: skip
-        typer.echo(json.dumps(llm_as_enhancer(config, client, calls=calls, progress=False)))
+    _run_baseline(lambda config, client: llm_as_enhancer(config, client, calls=calls, progress=False),
+                  llm_config, store, dataset=dataset, data_root=data_root, model=model, features=features,
+                  split=split, seed=seed)  # fmt: skip

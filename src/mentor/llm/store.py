@@ -222,6 +222,14 @@ class ResponseStore:
             )
         return out
 
+    def mean_latency(self, model_identity: str) -> tuple[int, float | None]:
+        """(number of stored answers, their mean latency in seconds) for one model identity."""
+        with self._lock:
+            count, mean = self._db.execute(
+                "SELECT COUNT(*), AVG(latency_s) FROM responses WHERE model_identity = ?", (model_identity,)
+            ).fetchone()
+        return count, mean
+
     def failure_reasons(self, run_id: str | None = None) -> dict[str, int]:
         where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
         with self._lock:
