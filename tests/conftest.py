@@ -26,3 +26,11 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "responses.sqlite"
+
+
+def shared_data_root(required: str) -> Path:
+    """The shared real data sets (CI: ../shared/datasets), or a skip naming what is missing."""
+    root = Path(os.environ.get("MENTOR_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    if not (root / required).is_dir():
+        pytest.skip(f"{required} not found under {root} (set MENTOR_DATA_ROOT)")
+    return root

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from mentor.errors import DataError
 from mentor.graph import SentenceEncoder, node_features
-from mentor.graph.errors import DataError
 
 pytestmark = pytest.mark.slow
 

@@ -6,6 +6,7 @@ import typer
 
 from mentor import __version__
 from mentor.cli.consult import baseline_app, consult
+from mentor.cli.distill import app as distill_app
 from mentor.cli.graph import data_app, train
 from mentor.cli.llm import app as llm_app
 
@@ -20,6 +21,7 @@ app.add_typer(data_app, name="data")
 app.command()(train)
 app.command()(consult)
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(distill_app, name="distill")
 
 
 def _version(value: bool) -> None:

@@ -7,25 +7,16 @@ file.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import tempfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mentor import outputs
 from mentor.consult.loop import ConsultResult
 from mentor.llm import LLMClient
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("mentor", "torch", "torch-geometric", "sentence-transformers", "llama-cpp-python", "openai"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+    return outputs.versions(("torch", "torch-geometric", "sentence-transformers", "llama-cpp-python", "openai"))
 
 
 def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[str, Any]:
@@ -62,28 +53,13 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
     }
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_outputs(out: Path, result: ConsultResult, payload: dict[str, Any]) -> None:
     """Write the three output files into ``out``."""
 
-    def text(content: str):
-        return lambda tmp: Path(tmp).write_text(content, encoding="utf-8")
-
-    _atomic_write(out / "consultations.jsonl",
-                  text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.consultations)))  # fmt: skip
-    _atomic_write(out / "accuracy_vs_calls.png", lambda tmp: plot_accuracy_vs_calls(payload, Path(tmp)))
-    _atomic_write(out / "result.json", text(json.dumps(payload, indent=2) + "\n"))
+    outputs.write_text(out / "consultations.jsonl",
+                       "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.consultations))  # fmt: skip
+    outputs.atomic_write(out / "accuracy_vs_calls.png", lambda tmp: plot_accuracy_vs_calls(payload, Path(tmp)))
+    outputs.write_json(out / "result.json", payload)
 
 
 def plot_accuracy_vs_calls(payload: dict[str, Any], path: Path) -> None:

@@ -1,8 +1,8 @@
 """``mentor.graph``: text-attributed graphs, text features, PyG backbones, training and uncertainty."""
 
+from mentor.errors import DataError, DatasetNotFound
 from mentor.graph.backbones import BACKBONES, build_backbone
 from mentor.graph.datasets import load_dataset, make_synthetic
-from mentor.graph.errors import DataError, DatasetNotFound
 from mentor.graph.features import SentenceEncoder, node_features
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mentor.graph.errors import DataError
+from mentor.errors import DataError
 from mentor.graph.text_graph import TextGraph
 
 

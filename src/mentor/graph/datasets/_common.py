@@ -13,7 +13,7 @@ from torch import Tensor
 from torch_geometric.data import InMemoryDataset
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-from mentor.graph.errors import DatasetNotFound
+from mentor.errors import DatasetNotFound
 from mentor.paths import DATA_ROOT_ENV, cache_dir
 
 D = TypeVar("D", bound=InMemoryDataset)

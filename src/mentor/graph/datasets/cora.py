@@ -7,9 +7,9 @@ from pathlib import Path
 
 from torch_geometric.data import Data
 
+from mentor.errors import DataError
 from mentor.graph.datasets._common import require_file, undirected
 from mentor.graph.datasets.planetoid import PLANETOID_CLASSES, planetoid_data
-from mentor.graph.errors import DataError
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate

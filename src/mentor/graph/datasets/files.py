@@ -24,8 +24,8 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
+from mentor.errors import DataError
 from mentor.graph.datasets._common import undirected
-from mentor.graph.errors import DataError
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate

@@ -14,8 +14,8 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.datasets import WebKB
 
+from mentor.errors import DataError
 from mentor.graph.datasets._common import masks_from_columns, pyg_dataset, require_file, undirected
-from mentor.graph.errors import DataError
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate

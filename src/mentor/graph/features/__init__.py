@@ -6,7 +6,7 @@ from typing import Literal
 
 from torch import Tensor
 
-from mentor.graph.errors import DataError
+from mentor.errors import DataError
 from mentor.graph.features.bow import tfidf_features
 from mentor.graph.features.encoder import PACKAGED_ENCODERS, SentenceEncoder
 from mentor.graph.text_graph import TextGraph

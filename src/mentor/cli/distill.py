@@ -1,0 +1,132 @@
+"""``mentor distill``: train a small student LM on a teacher's answers and rationales, and use it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.core import TyperGroup
+
+from mentor.cli.errors import user_errors
+from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
+from mentor.distill.config import RECORDED, DistillConfig
+from mentor.distill.formats import MODES
+from mentor.distill.student import DEFAULT_STUDENT
+from mentor.llm import LLMClient, LLMConfig
+
+stdout = Console()
+
+
+class _RunByDefault(TyperGroup):
+    """``mentor distill TASK …`` runs ``mentor distill run TASK …``; ``predict`` stays a subcommand."""
+
+    def parse_args(self, ctx, args):  # noqa: ANN001, ANN201
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_RunByDefault, no_args_is_help=True, help="Rationale distillation into a small student LM.")
+
+
+@app.command("run")
+@with_llm_options(exclude=("llm",))
+def run(
+    task: Annotated[str, typer.Argument(help="svamp, cqa, esnli, anli1, or a directory with train/test.jsonl.")],
+    mode: Annotated[str, typer.Option(help=" | ".join(MODES))] = "step-by-step",
+    teacher: Annotated[
+        str, typer.Option(help="'recorded' (rationales in the data) or an LLM spec, e.g. local:qwen2.5-1.5b.")
+    ] = RECORDED,
+    student: Annotated[str, typer.Option(help="Built-in name, Hugging Face id or directory.")] = DEFAULT_STUDENT,
+    train_size: Annotated[Optional[int], typer.Option(min=2, help="Training examples drawn (10% validate).")] = None,
+    test_size: Annotated[Optional[int], typer.Option(min=1, help="Test items scored (fixed sample).")] = None,
+    epochs: Annotated[float, typer.Option(min=0.01)] = 3,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per step.")] = 4,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 5e-5,
+    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Answer-loss weight (rationale: 1 - alpha).")] = 0.5,
+    consistency_weight: Annotated[float, typer.Option(min=0.0, help="λ of the consistency loss.")] = 0.5,
+    consistency_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Scorer cut-off.")] = 0.5,
+    lora_r: Annotated[Optional[int], typer.Option(min=1, help="Train LoRA adapters of this rank.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Output directory. Default: runs/distill-<task>-<mode>-seed<S>.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print result.json to standard output.")] = False,
+    data_root: DataRootOption = None,
+    store: StoreOption = None,
+    llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
+) -> None:
+    """Train a student on a teacher's labels and rationales; test it on the task's test split."""
+    from mentor.distill.run import distill
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"expected one of {', '.join(MODES)}", param_hint="--mode")
+    assert llm_config is not None
+    with user_errors():
+        config = DistillConfig(
+            task=task,
+            data_root=data_root,
+            mode=mode,
+            teacher=teacher,
+            student=student,
+            train_size=train_size,
+            test_size=test_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            alpha=alpha,
+            consistency_weight=consistency_weight,
+            consistency_threshold=consistency_threshold,
+            lora_r=lora_r,
+            seed=seed,
+        )
+        out = out or Path("runs") / f"distill-{Path(task).name}-{mode}-seed{seed}"
+        if teacher != RECORDED and mode != "finetune":
+            client_config = LLMConfig.model_validate({**llm_config.model_dump(), "llm": teacher})
+            with LLMClient(client_config, store=store) as client:
+                result = distill(config, out, client, progress=not as_json)
+        else:
+            result = distill(config, out, progress=not as_json)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"{result['student']} on {result['task']} ({result['mode']}, teacher {result['teacher']})")
+    for column in ("", "accuracy"):
+        table.add_column(column)
+    table.add_row("student, test", f"{result['test_accuracy']:.4f}")
+    table.add_row("student, validation", f"{result['validation_accuracy']:.4f}")
+    if result["teacher_test_accuracy"]:
+        table.add_row("teacher, same test items", f"{result['teacher_test_accuracy']['accuracy']:.4f}")
+    stdout.print(table)
+    stdout.print(
+        f"trained on {result['data']['train_used']} examples ({result['data']['with_rationale']} with a "
+        f"rationale, {result['data']['filtered_by_scorer']} rationales filtered) in {result['seconds']:.0f}s"
+    )
+    stdout.print(f"wrote {out}/result.json, predictions.jsonl and the student in {out}/student")
+
+
+@app.command("predict")
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="Output directory of a distillation run (or its student/).")],
+    inputs: Annotated[list[str], typer.Argument(help="Task inputs to answer.")],
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 48,
+) -> None:
+    """Answer inputs with a trained student alone (``predict:`` prompt; no teacher)."""
+    from transformers.utils import logging as hf_logging
+
+    from mentor.distill.predict import generate_answers
+    from mentor.distill.student import load_student
+
+    hf_logging.disable_progress_bar()
+    directory = run_dir / "student" if (run_dir / "student").is_dir() else run_dir
+    with user_errors():
+        if not (directory / "config.json").is_file():
+            raise FileNotFoundError(f"{directory}: no trained student here (expected config.json)")
+        student = load_student(str(directory))
+        answers = generate_answers(student.model, student.tokenizer, inputs, student.seq2seq, max_new_tokens)
+    for answer in answers:
+        typer.echo(answer)

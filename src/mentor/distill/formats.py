@@ -1,0 +1,64 @@
+"""What the student reads and writes: task prefixes, and the training rows each distillation mode makes.
+
+Every row is a prompt and a target. ``predict: <input>`` → the answer and ``explain: <input>`` → the rationale
+(Distilling step-by-step); ``answer: <input> / explanation: <rationale>`` → the answer is the consistency row,
+which ties an answer to the explanation that supports it. At test time only the ``predict:`` prompt is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mentor.distill.tasks import Example
+
+Mode = Literal["finetune", "label", "step-by-step", "consistency"]
+MODES: tuple[Mode, ...] = ("finetune", "label", "step-by-step", "consistency")
+Kind = Literal["predict", "explain", "consistency"]
+KINDS: tuple[Kind, ...] = ("predict", "explain", "consistency")
+
+
+def predict_prompt(text: str) -> str:
+    return f"predict: {text}\n"
+
+
+def explain_prompt(text: str) -> str:
+    return f"explain: {text}\n"
+
+
+def consistency_prompt(text: str, rationale: str) -> str:
+    return f"answer: {text}\nexplanation: {rationale}\n"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One training pair, with the loss term it belongs to and its weight in that term."""
+
+    kind: Kind
+    prompt: str
+    target: str
+    weight: float = 1.0
+
+
+def answer_target(example: Example, mode: Mode) -> str | None:
+    """The answer the student learns for ``example``: gold for ``finetune``, the teacher's for ``label``, and for
+    the rationale modes gold where the data set has it, else the teacher's."""
+    if mode == "finetune":
+        return example.label
+    if mode == "label":
+        return example.teacher_label
+    return example.label if example.label is not None else example.teacher_label
+
+
+def rows_for(example: Example, mode: Mode, weight: float = 1.0) -> list[Row]:
+    """The rows ``example`` contributes under ``mode``; ``weight`` (a consistency score) scales the rationale and
+    consistency rows, and a weight of 0 drops them."""
+    answer = answer_target(example, mode)
+    if answer is None:
+        return []
+    rows = [Row("predict", predict_prompt(example.input), answer)]
+    if mode in ("step-by-step", "consistency") and example.rationale and weight > 0:
+        rows.append(Row("explain", explain_prompt(example.input), example.rationale, weight))
+        if mode == "consistency":
+            rows.append(Row("consistency", consistency_prompt(example.input, example.rationale), answer, weight))
+    return rows

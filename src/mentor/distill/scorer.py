@@ -1,0 +1,201 @@
+"""The consistency scorer: how well does an explanation support an answer?
+
+A small cross-encoder (MiniLM by default, with a fresh two-way head) reads ``input + answer`` against the
+explanation. It is trained by mentor on the teacher's own outputs: positives are teacher answers with their own
+explanations, negatives the same explanations paired with another answer (another label, another choice, or
+another example's answer for free-form tasks). Its score is P(consistent) in [0, 1].
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+)
+
+from mentor.distill.tasks import Example, Task
+from mentor.distill.tasks.base import normalise
+from mentor.distill.trainer import RichProgress
+
+
+class ScorerConfig(BaseModel):
+    """How the scorer is trained."""
+
+    model_config = ConfigDict(frozen=True)
+    base: str = Field(default="minilm", description="'minilm' (packaged) or any Hugging Face encoder")
+    epochs: float = Field(default=2, gt=0)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    max_length: int = Field(default=256, ge=16)
+    folds: int = Field(default=2, ge=2, description="cross-fitting: a pair is never scored by a scorer that saw it")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An input, an answer and an explanation; ``consistent`` is the training target (1 or 0)."""
+
+    input: str
+    answer: str
+    explanation: str
+    consistent: int = 1
+
+
+def _other_answer(example: Example, task: Task, pool: Sequence[str], rng: random.Random) -> str | None:
+    own = normalise(example.teacher_label or "")
+    candidates = list(task.labels or example.choices or ())
+    if not candidates:
+        candidates = rng.sample(list(pool), min(len(pool), 8))
+    others = [c for c in candidates if normalise(c) != own]
+    return rng.choice(others) if others else None
+
+
+def training_pairs(examples: Sequence[Example], task: Task, seed: int = 0) -> list[Pair]:
+    """A positive and a negative pair for each example that has a teacher answer and explanation."""
+    usable = [e for e in examples if e.teacher_label and e.rationale]
+    pool = sorted({e.teacher_label for e in usable if e.teacher_label})
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for example in usable:
+        assert example.teacher_label is not None and example.rationale is not None
+        pairs.append(Pair(example.input, example.teacher_label, example.rationale, 1))
+        other = _other_answer(example, task, pool, rng)
+        if other is not None:
+            pairs.append(Pair(example.input, other, example.rationale, 0))
+    return pairs
+
+
+class ConsistencyScorer:
+    """A trained cross-encoder that scores (input, answer, explanation) triples."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int = 256) -> None:
+        self.model, self.tokenizer, self.max_length = model.eval(), tokenizer, max_length
+
+    @staticmethod
+    def _first(pair: Pair) -> str:
+        return f"{pair.input}\nAnswer: {pair.answer}"
+
+    def _encode(self, pairs: Sequence[Pair]) -> list[dict]:
+        encoded = self.tokenizer(
+            [self._first(p) for p in pairs],
+            [p.explanation for p in pairs],
+            truncation="only_first",
+            max_length=self.max_length,
+        )
+        return [{**{k: v[i] for k, v in encoded.items()}, "labels": p.consistent} for i, p in enumerate(pairs)]
+
+    @classmethod
+    def fit(
+        cls, pairs: Sequence[Pair], config: ScorerConfig | None = None, progress: bool = False
+    ) -> ConsistencyScorer:
+        """Train a scorer on labelled pairs (see :func:`training_pairs`)."""
+        config = config or ScorerConfig()
+        if len({p.consistent for p in pairs}) < 2:
+            raise ValueError("the scorer needs both consistent and inconsistent pairs to learn from")
+        path = _base_path(config.base)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        torch.manual_seed(config.seed)
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+        scorer = cls(model, tokenizer, config.max_length)
+        with tempfile.TemporaryDirectory() as scratch:
+            args = TrainingArguments(
+                output_dir=scratch,
+                num_train_epochs=config.epochs,
+                per_device_train_batch_size=config.batch_size,
+                learning_rate=config.learning_rate,
+                warmup_steps=0.1,
+                seed=config.seed,
+                save_strategy="no",
+                report_to=[],
+                logging_strategy="no",
+                disable_tqdm=True,
+                use_cpu=not torch.cuda.is_available(),
+            )
+            trainer = Trainer(
+                model=model,
+                args=args,
+                train_dataset=scorer._encode(pairs),
+                data_collator=DataCollatorWithPadding(tokenizer),
+            )
+            trainer.remove_callback(PrinterCallback)
+            trainer.remove_callback(ProgressCallback)
+            if progress:
+                trainer.add_callback(RichProgress("training consistency scorer"))
+            trainer.train()
+        scorer.model = trainer.model.eval()
+        return scorer
+
+    @torch.no_grad()
+    def score(self, pairs: Sequence[Pair], batch_size: int = 64) -> np.ndarray:
+        """P(consistent) for each pair."""
+        out: list[np.ndarray] = []
+        collate = DataCollatorWithPadding(self.tokenizer)
+        device = next(self.model.parameters()).device
+        for start in range(0, len(pairs), batch_size):
+            batch = collate(
+                [
+                    {k: v for k, v in row.items() if k != "labels"}
+                    for row in self._encode(pairs[start : start + batch_size])
+                ]
+            )
+            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
+            out.append(torch.softmax(logits.float(), -1)[:, 1].cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+    @classmethod
+    def load(cls, directory: Path, max_length: int = 256) -> ConsistencyScorer:
+        return cls(
+            AutoModelForSequenceClassification.from_pretrained(directory),
+            AutoTokenizer.from_pretrained(directory),
+            max_length,
+        )
+
+
+def _base_path(base: str) -> str:
+    if base == "minilm":
+        from mentor.graph.features.encoder import packaged_encoder_path
+
+        return str(packaged_encoder_path("minilm"))
+    return base
+
+
+def cross_fitted_scores(
+    examples: Sequence[Example],
+    answers: Sequence[str | None],
+    task: Task,
+    config: ScorerConfig | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    """P(``answers[i]`` is supported by ``examples[i].rationale``), each from a scorer trained on the other folds'
+    teacher outputs, so that no score comes from a scorer that saw the pair. NaN where there is nothing to score."""
+    config = config or ScorerConfig()
+    scores = np.full(len(examples), np.nan)
+    order = np.random.default_rng(config.seed).permutation(len(examples))
+    folds = np.array_split(order, config.folds)
+    for k, held_out in enumerate(folds):
+        rest = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        scorer = ConsistencyScorer.fit(
+            training_pairs([examples[i] for i in rest], task, config.seed + k), config, progress
+        )
+        targets = [i for i in held_out if examples[i].rationale and answers[i]]
+        pairs = [Pair(examples[i].input, answers[i] or "", examples[i].rationale or "") for i in targets]
+        scores[targets] = scorer.score(pairs)
+    return scores

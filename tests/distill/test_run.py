@@ -1,0 +1,108 @@
+"""The whole run on a tiny task with a tiny random student (tests only): it learns, it saves a standard Hugging
+Face model, predicting needs no teacher, and a rerun refuses another run's directory."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mentor.cli import app
+from mentor.distill.config import DistillConfig
+from mentor.distill.run import RunMismatch, distill
+
+FAST = {"epochs": 6, "batch_size": 4, "learning_rate": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def step_by_step(colours, student_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = DistillConfig(task=str(colours), mode="step-by-step", student=str(student_dir), **FAST)
+    return config, out, distill(config, out, progress=False)
+
+
+def test_step_by_step_learns_the_task(step_by_step):
+    _, out, result = step_by_step
+    assert result["test_accuracy"] >= 0.9
+    assert result["data"]["with_rationale"] == result["data"]["train_used"] == 36
+    assert result["loss_coefficients"] == {"predict": 0.5, "explain": 0.5}
+    assert {"predict", "explain"} <= set(result["training"]["loss_history"][0])
+    assert (out / "student" / "config.json").is_file() and (out / "result.json").is_file()
+    lines = (out / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and all(json.loads(line)["gold"] for line in lines)
+
+
+def test_predicting_needs_no_teacher(step_by_step, monkeypatch):
+    _, out, _ = step_by_step
+    import mentor.llm.client
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a teacher was asked at prediction time")
+
+    monkeypatch.setattr(mentor.llm.client.LLMClient, "__init__", refuse)
+    result = CliRunner().invoke(
+        app, ["distill", "predict", str(out), "what colour is the sea ?", "what colour is the rose ?"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[-2:] == ["blue", "red"]
+
+
+def test_another_run_s_directory_is_refused(step_by_step):
+    config, out, _ = step_by_step
+    with pytest.raises(RunMismatch, match="other settings \\(epochs\\)"):
+        distill(config.model_copy(update={"epochs": 1}), out, progress=False)
+
+
+def test_label_mode_learns_the_teacher_s_labels(colours, student_dir, tmp_path):
+    wrong = colours.parent / "wrong-teacher"
+    from tests.distill.tiny import tiny_task
+
+    tiny_task(wrong, wrong_every=1)  # the teacher is always wrong
+    result = distill(
+        DistillConfig(task=str(wrong), mode="label", student=str(student_dir), **FAST), tmp_path, progress=False
+    )
+    assert result["test_accuracy"] <= 0.1  # it learnt the teacher's (wrong) answers
+    assert result["teacher_test_accuracy"] is None  # the user file records no teacher answers on test
+
+
+def test_cli_run_json(colours, student_dir, tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "distill",
+            str(colours),
+            "--mode",
+            "finetune",
+            "--student",
+            str(student_dir),
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "3e-3",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output.strip().splitlines()[-1])
+    assert payload["mode"] == "finetune" and payload["data"]["with_rationale"] == 0
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["distill", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown task 'nope'" in result.output
+    result = runner.invoke(app, ["distill", "svamp", "--mode", "magic"])
+    assert result.exit_code == 2 and "--mode" in result.output
+    result = runner.invoke(app, ["distill", "predict", str(tmp_path), "x"])
+    assert result.exit_code == 1 and "no trained student here" in result.output
+
+
+def test_lora_student_is_saved_merged(colours, student_dir, tmp_path):
+    config = DistillConfig(task=str(colours), mode="finetune", student=str(student_dir), lora_r=4, epochs=1)
+    distill(config, tmp_path, progress=False)
+    from transformers import AutoModelForCausalLM
+
+    saved = AutoModelForCausalLM.from_pretrained(tmp_path / "student")  # a plain model: no adapter files
+    assert not (tmp_path / "student" / "adapter_config.json").exists()
+    assert not any("lora" in name for name, _ in saved.named_parameters())

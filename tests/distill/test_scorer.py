@@ -1,0 +1,50 @@
+"""The consistency scorer separates matched from mismatched pairs on held-out data, and filters a run's data."""
+
+import json
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from mentor.distill import load_task
+from mentor.distill.config import DistillConfig
+from mentor.distill.run import distill
+from mentor.distill.scorer import ConsistencyScorer, ScorerConfig, training_pairs
+from tests.distill.tiny import tiny_task
+
+FAST = ScorerConfig(epochs=3, batch_size=8, max_length=64, learning_rate=1e-4)
+
+
+def test_pairs_are_own_answer_and_another_answer(colours):
+    data = load_task(str(colours))
+    pairs = training_pairs(data.train, data.task)
+    assert len(pairs) == 2 * len(data.train)
+    for positive, negative in zip(pairs[::2], pairs[1::2], strict=True):
+        assert (positive.consistent, negative.consistent) == (1, 0)
+        assert positive.explanation == negative.explanation and positive.answer != negative.answer
+
+
+def test_scorer_beats_chance_on_held_out_pairs(tmp_path):
+    data = load_task(str(tiny_task(tmp_path / "t", n_train=80, seed=3)))
+    scorer = ConsistencyScorer.fit(training_pairs(data.train[:40], data.task), FAST)
+    held_out = training_pairs(data.train[40:], data.task, seed=7)
+    scores = scorer.score(held_out)
+    assert roc_auc_score([p.consistent for p in held_out], scores) > 0.8
+    scorer.save(tmp_path / "scorer")
+    assert np.allclose(ConsistencyScorer.load(tmp_path / "scorer").score(held_out), scores, atol=1e-5)
+
+
+def test_consistency_mode_filters_contradicting_teacher_outputs(tmp_path, student_dir):
+    # no gold labels in training: the teacher's own answer is learnt, and every 3rd contradicts its rationale
+    task = tiny_task(tmp_path / "t", n_train=60, wrong_every=3, gold_in_train=False)
+    config = DistillConfig(
+        task=str(task), mode="consistency", student=str(student_dir), epochs=2, learning_rate=3e-3, scorer=FAST
+    )
+    result = distill(config, tmp_path / "run", progress=False)
+    scores = json.loads((tmp_path / "run" / "consistency_scores.json").read_text())
+    train = {e.id: e for e in load_task(str(task)).train}
+    assert set(scores) < set(train) and None not in scores.values()  # every training example (not validation)
+    contradicting = [int(train[key].teacher_label not in train[key].rationale) for key in scores]
+    # cross-fitted: each score comes from a scorer that never saw the pair, trained on noisy positives
+    assert roc_auc_score(contradicting, [-scores[key] for key in scores]) > 0.7
+    assert result["data"]["filtered_by_scorer"] > 0
+    assert result["loss_coefficients"] == {"predict": 0.5, "explain": 0.5, "consistency": 0.5}
