@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--select", default="uncertainty,random")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--fraction", type=float, default=0.1)
+    parser.add_argument("--max-calls", type=int, default=None, help="LLM answers per run (overrides --fraction)")
+    parser.add_argument("--max-prompt-tokens", type=int, default=1500)
     parser.add_argument("--features", default="minilm")
     parser.add_argument("--predictor-sample", type=int, default=0, help="test nodes for LLM-as-predictor (0: skip)")
     parser.add_argument(
@@ -93,7 +95,8 @@ def main() -> None:
             graph = load_dataset(dataset, seed=seed)
             for model in args.models.split(","):
                 base = ConsultConfig(dataset=dataset, model=model, features=args.features, split=_split(dataset),
-                                     seed=seed, rounds=args.rounds, fraction=args.fraction,
+                                     seed=seed, rounds=args.rounds, fraction=args.fraction, max_calls=args.max_calls,
+                                     max_prompt_tokens=args.max_prompt_tokens,
                                      show_gnn_prediction=not args.blind,
                                      show_neighbour_labels=not args.blind)  # fmt: skip
                 tag = "+blind" if args.blind else ""
@@ -118,13 +121,21 @@ def main() -> None:
                         tempfile.TemporaryDirectory() as tmp,
                         LLMClient(sim_config, store=Path(tmp) / "simulation.sqlite", backend=backend) as client,
                     ):
+                        started = time.perf_counter()
                         result = Consultation(base, client, graph=graph, progress=False).run()
-                        record = _record(summary(result, client, 0.0), 0.0)
+                        seconds = time.perf_counter() - started
+                        record = _record(summary(result, client, seconds), seconds)
                     results["runs"][f"{model}|simulated-p{p}{tag}|{seed}"] = record
                     write_json(f"consult_{dataset}", results)
             if args.predictor_sample:
                 with LLMClient(llm_config, store=args.store) as client:
-                    config = ConsultConfig(dataset=dataset, features=args.features, split=_split(dataset), seed=seed)
+                    config = ConsultConfig(
+                        dataset=dataset,
+                        features=args.features,
+                        split=_split(dataset),
+                        seed=seed,
+                        max_prompt_tokens=args.max_prompt_tokens,
+                    )
                     predicted = llm_as_predictor(config, client, sample=args.predictor_sample, graph=graph,
                                                  progress=False)  # fmt: skip
                 results.setdefault("predictor", {})[str(seed)] = predicted

@@ -50,6 +50,7 @@ def run(
     alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="Answer-loss weight (rationale: 1 - alpha).")] = 0.5,
     consistency_weight: Annotated[float, typer.Option(min=0.0, help="λ of the consistency loss.")] = 0.5,
     consistency_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Scorer cut-off.")] = 0.5,
+    shots: Annotated[int, typer.Option(min=0, help="Worked examples in a live teacher's prompts.")] = 3,
     lora_r: Annotated[Optional[int], typer.Option(min=1, help="Train LoRA adapters of this rank.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[
@@ -82,6 +83,7 @@ def run(
             consistency_weight=consistency_weight,
             consistency_threshold=consistency_threshold,
             lora_r=lora_r,
+            shots=shots,
             seed=seed,
         )
         out = out or Path("runs") / f"distill-{Path(task).name}-{mode}-seed{seed}"

@@ -6,6 +6,7 @@ directory under the cache on first use (needs the ``gguf`` package), and loaded 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel
 
-from mentor.llm.models import BUILTIN_MODELS, builtin_model_path
+from mentor.llm.models import BUILTIN_MODELS, ModelNotAvailable, builtin_model_path
 from mentor.paths import cache_dir
 
 DEFAULT_STUDENT = "smollm2-135m"
@@ -43,6 +44,10 @@ def builtin_student_dir(name: str) -> Path:
     if (target / "config.json").is_file():
         return target
     gguf = builtin_model_path(BUILTIN_MODELS[name].name)
+    if importlib.util.find_spec("gguf") is None:
+        raise ModelNotAvailable(
+            f"student {name}: dequantising its GGUF file needs the gguf package: {BUILTIN_MODELS[name].install_hint()}"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
     try:
