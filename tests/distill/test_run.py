@@ -106,3 +106,14 @@ def test_lora_student_is_saved_merged(colours, student_dir, tmp_path):
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "student")  # a plain model: no adapter files
     assert not (tmp_path / "student" / "adapter_config.json").exists()
     assert not any("lora" in name for name, _ in saved.named_parameters())
+
+
+def test_a_seq2seq_student_learns_too(colours, tmp_path):
+    from tests.distill.tiny import tiny_student
+
+    student = tiny_student(tmp_path / "t5", seq2seq=True)
+    config = DistillConfig(
+        task=str(colours), mode="step-by-step", student=str(student), epochs=8, batch_size=4, learning_rate=1e-2
+    )
+    result = distill(config, tmp_path / "run", progress=False)
+    assert result["test_accuracy"] >= 0.9

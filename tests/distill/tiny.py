@@ -53,8 +53,9 @@ def tiny_task(
     return directory
 
 
-def tiny_student(directory: Path, seed: int = 0) -> Path:
-    """A 2-layer Llama with a word-level vocabulary, saved in the Hugging Face layout."""
+def tiny_student(directory: Path, seed: int = 0, seq2seq: bool = False) -> Path:
+    """A 2-layer Llama (or, with ``seq2seq``, a 1+1-layer T5) with a word-level vocabulary, saved in the Hugging
+    Face layout."""
     words = sorted(
         {
             *COLOURS,
@@ -82,6 +83,24 @@ def tiny_student(directory: Path, seed: int = 0) -> Path:
     import torch
 
     torch.manual_seed(seed)
+    if seq2seq:
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        t5 = T5Config(
+            vocab_size=len(vocab),
+            d_model=32,
+            d_kv=16,
+            d_ff=64,
+            num_layers=1,
+            num_decoder_layers=1,
+            num_heads=2,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+        T5ForConditionalGeneration(t5).save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+        return directory
     config = LlamaConfig(
         vocab_size=len(vocab),
         hidden_size=32,

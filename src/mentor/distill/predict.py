@@ -24,7 +24,8 @@ def generate_answers(
     try:
         for start in range(0, len(inputs), batch_size):
             prompts = [predict_prompt(text) for text in inputs[start : start + batch_size]]
-            batch = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
+            # special tokens as in training (encode_row): only a seq2seq encoder input gets them
+            batch = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=seq2seq).to(device)
             output = model.generate(
                 **batch,
                 max_new_tokens=max_new_tokens,
