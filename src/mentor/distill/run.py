@@ -160,7 +160,7 @@ class Distillation:
         train_output = trainer.train(resume_from_checkpoint=last)
         validation_accuracy = trainer.answer_accuracy(prepared.validation)
         test_answers = generate_answers(
-            student.model if config.lora_r is None else trainer.model,
+            trainer.model,  # the best epoch's weights (load_best_model_at_end)
             student.tokenizer,
             [e.input for e in prepared.test],
             student.seq2seq,

@@ -26,6 +26,7 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
+from transformers.utils import logging as hf_logging
 
 from mentor.distill.tasks import Example, Task
 from mentor.distill.tasks.base import normalise
@@ -109,7 +110,12 @@ class ConsistencyScorer:
         path = _base_path(config.base)
         tokenizer = AutoTokenizer.from_pretrained(path)
         torch.manual_seed(config.seed)
-        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the new head is meant to be untrained: no load report for it
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         scorer = cls(model, tokenizer, config.max_length)
         with tempfile.TemporaryDirectory() as scratch:
             args = TrainingArguments(
