@@ -185,9 +185,10 @@ def render_table() -> str:
     for record in live:
         lines += [
             "",
-            f"Live teacher `{record['llm']}` on {record['problems']} SVAMP training problems (3 worked examples in "
-            f"each prompt): accuracy {100 * record['accuracy']:.1f} % (PaLM-540B on the same problems: "
-            f"{100 * record['palm_accuracy_same_problems']:.1f} %), {record['failures']} failures, "
+            f"Live teacher `{record['llm']}` on {record['problems']} SVAMP training problems "
+            f"(`python bench/distill.py --live-teacher {record['problems']}`, 3 worked examples in each prompt): "
+            f"accuracy {100 * record['accuracy']:.1f} % (PaLM-540B on the same problems: "
+            f"{100 * record['palm_accuracy_same_problems']:.1f} %), {record['failures']} failed answer(s), "
             f"{record['seconds_per_example']} s, {record['prompt_tokens_per_example']} prompt + "
             f"{record['completion_tokens_per_example']} completion tokens per example on this machine "
             "(local model: no money spent).",
