@@ -5,7 +5,7 @@ best validation accuracy), calls and wall time; the same with random instead of 
 calls); the LLM-as-predictor accuracy on a sample of test nodes; and, clearly labelled as a simulation, the loop
 with a consultant that is right with probability p. Runs accumulate in ``bench/results/consult_<dataset>.json``
 (a later invocation adds or replaces runs), the raw LLM answers are exported to
-``bench/results/consult_answers.jsonl`` (replay with ``mentor llm import``), and the table is rewritten in
+``bench/results/consult_answers.jsonl`` (local, not committed; replay with ``mentor llm import``), and the table is rewritten in
 ``docs/benchmarks.md`` from all stored runs.
 
     python bench/consult.py --datasets cornell,texas,wisconsin --models gcn,sage,mlp --seeds 0,1,2
