@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,16 @@ def write_section(name: str, markdown: str) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
+
+
+def record_invocation(results: dict[str, Any], script: str) -> None:
+    """Remember, in a results file, the command line that added runs to it (each distinct one once)."""
+    invocation = f"python bench/{script} " + " ".join(sys.argv[1:])
+    if invocation not in results.setdefault("invocations", []):
+        results["invocations"].append(invocation)
+
+
+def invocations_note(paths: list[Path]) -> list[str]:
+    """A 'Runs so far come from: …' paragraph naming every command recorded in the given results files."""
+    invocations = sorted({i for p in paths for i in json.loads(p.read_text()).get("invocations", [])})
+    return ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""] if invocations else []

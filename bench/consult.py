@@ -5,8 +5,8 @@ best validation accuracy), calls and wall time; the same with random instead of 
 calls); the LLM-as-predictor accuracy on a sample of test nodes; and, clearly labelled as a simulation, the loop
 with a consultant that is right with probability p. Runs accumulate in ``bench/results/consult_<dataset>.json``
 (a later invocation adds or replaces runs), the raw LLM answers are exported to
-``bench/results/consult_answers.jsonl`` (local, not committed; replay with ``mentor llm import``), and the table is rewritten in
-``docs/benchmarks.md`` from all stored runs.
+``bench/results/consult_answers.jsonl`` (local, not committed; replay with ``mentor llm import``), and the table
+is rewritten in ``docs/benchmarks.md`` from all stored runs.
 
     python bench/consult.py --datasets cornell,texas,wisconsin --models gcn,sage,mlp --seeds 0,1,2
 """
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, write_json, write_section  # noqa: E402
+from _report import RESULTS, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
 from _simulated import SimulatedConsultant  # noqa: E402
 
 from mentor.consult import Consultation, ConsultConfig, summary  # noqa: E402
@@ -91,10 +91,7 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         results = _load(dataset)
         results["machine"] = machine()
-        invocation = "python bench/consult.py " + " ".join(sys.argv[1:])
-        results.setdefault("invocations", [])
-        if invocation not in results["invocations"]:
-            results["invocations"].append(invocation)
+        record_invocation(results, "consult.py")
         for seed in map(int, args.seeds.split(",")):
             graph = load_dataset(dataset, seed=seed)
             for model in args.models.split(","):
@@ -181,8 +178,7 @@ def render_table() -> str:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     paths = sorted(RESULTS.glob("consult_*.json"))
-    invocations = sorted({i for p in paths for i in json.loads(p.read_text()).get("invocations", [])})
-    lines[4:4] = ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""] if invocations else []
+    lines[4:4] = invocations_note(paths)
     for path in paths:
         results = json.loads(path.read_text())
         dataset = results["dataset"]

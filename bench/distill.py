@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, write_json, write_section  # noqa: E402
+from _report import RESULTS, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
 
 from mentor.distill import load_task  # noqa: E402
 from mentor.distill.config import DistillConfig  # noqa: E402
@@ -57,9 +57,7 @@ def run_matrix(args: argparse.Namespace) -> None:
     for task in _options(args.tasks, str):
         results = _load(task)
         results["machine"] = machine()
-        invocation = "python bench/distill.py " + " ".join(sys.argv[1:])
-        if invocation not in results.setdefault("invocations", []):
-            results["invocations"].append(invocation)
+        record_invocation(results, "distill.py")
         full, test_size = SIZES[task]
         for seed in _options(args.seeds, int):
             for fraction in _options(args.fractions):
@@ -160,9 +158,7 @@ def render_table() -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     paths = sorted(RESULTS.glob("distill_*.json"))
-    invocations = sorted({i for p in paths for i in json.loads(p.read_text()).get("invocations", [])})
-    if invocations:
-        lines[4:4] = ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""]
+    lines[4:4] = invocations_note(paths)
     live = []
     for path in paths:
         results = json.loads(path.read_text())
