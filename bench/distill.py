@@ -41,6 +41,7 @@ PAPER_T5_BASE: dict[str, dict[str, float | None]] = {
     "cqa": {"standard finetuning": 62.19, "distilling step-by-step": 63.29},
     "svamp": {"standard finetuning": 62.63, "distilling step-by-step": 65.50},
 }
+MODE_ORDER = ("finetune", "label", "step-by-step", "consistency")
 PAPER_SOURCE = "Hsieh et al. 2023, arXiv:2305.02301, Table 1; full training sets, seq2seq T5 rather than a causal LM"
 
 
@@ -72,6 +73,7 @@ def run_matrix(args: argparse.Namespace) -> None:
                         epochs=args.epochs,
                         batch_size=args.batch_size,
                         learning_rate=args.learning_rate,
+                        bf16=args.bf16,
                     )
                     out = Path(tempfile.mkdtemp(prefix=f"distill-{task}-{mode}-"))
                     started = time.perf_counter()
@@ -87,11 +89,12 @@ def run_matrix(args: argparse.Namespace) -> None:
                         "filtered_by_scorer": result["data"]["filtered_by_scorer"],
                         "steps": result["training"]["steps"],
                         "epochs": args.epochs,
+                        "bf16": args.bf16,
                         "seconds": round(time.perf_counter() - started, 1),
                         "student": args.student,
                     }
                     shutil.rmtree(out, ignore_errors=True)
-                    results["runs"][f"{mode}|{fraction:g}|{seed}"] = record
+                    results["runs"][f"{mode}|{fraction:g}|{args.epochs:g}|{seed}"] = record
                     write_json(f"distill_{task}", results)
                     print(
                         f"{task} {mode} fraction {fraction:g} seed {seed}: test {record['test_accuracy']} "
@@ -154,28 +157,34 @@ def render_table() -> str:
         "`finetune` = gold labels; `label` = teacher labels; `step-by-step` = answer + rationale (α = 0.5); "
         "`consistency` = step-by-step with scorer-filtered rationales and the consistency term (λ = 0.5).",
         "",
-        "| task | mode | train fraction | train examples | test items | student | teacher (PaLM) | s/run |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| task | mode | train fraction | epochs | train examples | test items | student | teacher (PaLM) | s/run |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    paths = sorted(RESULTS.glob("distill_*.json"))
+    paths = [p for p in sorted(RESULTS.glob("distill_*.json")) if json.loads(p.read_text())["benchmark"] == "distill"]
     lines[4:4] = invocations_note(paths)
     live = []
     for path in paths:
         results = json.loads(path.read_text())
-        groups: dict[tuple[str, str], list[dict]] = {}
+        groups: dict[tuple[str, str, str], list[dict]] = {}
         for key, run in results.get("runs", {}).items():
-            mode, fraction, _seed = key.split("|")
-            groups.setdefault((mode, fraction), []).append(run)
-        for (mode, fraction), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            mode, fraction, epochs, _seed = key.split("|")
+            groups.setdefault((fraction, epochs, mode), []).append(run)
+        for (fraction, epochs, mode), runs in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], MODE_ORDER.index(kv[0][2]))
+        ):
             teacher = [r["teacher_test_accuracy"] for r in runs if r["teacher_test_accuracy"] is not None]
-            lines.append(
-                f"| {results['task']} | {mode} | {fraction} | {runs[0]['train_used']} | {runs[0]['test_items']} | "
-                f"{_cell([r['test_accuracy'] for r in runs])} | "
-                f"{100 * statistics.mean(teacher):.1f} | {statistics.mean(r['seconds'] for r in runs):.0f} |"
-                if teacher
-                else f"| {results['task']} | {mode} | {fraction} | {runs[0]['train_used']} | {runs[0]['test_items']} | "
-                f"{_cell([r['test_accuracy'] for r in runs])} | – | {statistics.mean(r['seconds'] for r in runs):.0f} |"
-            )
+            cells = [
+                results["task"],
+                mode,
+                fraction,
+                epochs + (" (bf16)" if runs[0].get("bf16") else ""),
+                str(runs[0]["train_used"]),
+                str(runs[0]["test_items"]),
+                _cell([r["test_accuracy"] for r in runs]),
+                f"{100 * statistics.mean(teacher):.1f}" if teacher else "–",
+                f"{statistics.mean(r['seconds'] for r in runs):.0f}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
         if "live_teacher" in results:
             live.append(results["live_teacher"])
     for record in live:
@@ -208,6 +217,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=3)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 mixed-precision training")
     parser.add_argument("--live-teacher", type=int, default=0, help="SVAMP problems for a live LLM teacher")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
     parser.add_argument("--store", type=Path, default=None)

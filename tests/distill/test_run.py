@@ -4,6 +4,7 @@ Face model, predicting needs no teacher, and a rerun refuses another run's direc
 import json
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from mentor.cli import app
@@ -117,3 +118,13 @@ def test_a_seq2seq_student_learns_too(colours, tmp_path):
     )
     result = distill(config, tmp_path / "run", progress=False)
     assert result["test_accuracy"] >= 0.9
+
+
+def test_bf16_mixed_precision_learns_and_saves_float32_weights(colours, student_dir, tmp_path):
+    config = DistillConfig(task=str(colours), mode="step-by-step", student=str(student_dir), bf16=True, **FAST)
+    result = distill(config, tmp_path, progress=False)
+    assert result["test_accuracy"] >= 0.9
+    from transformers import AutoModelForCausalLM
+
+    saved = AutoModelForCausalLM.from_pretrained(tmp_path / "student")
+    assert {p.dtype for p in saved.parameters()} == {torch.float32}  # autocast: the weights stay float32

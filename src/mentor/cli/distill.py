@@ -52,6 +52,7 @@ def run(
     consistency_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Scorer cut-off.")] = 0.5,
     shots: Annotated[int, typer.Option(min=0, help="Worked examples in a live teacher's prompts.")] = 3,
     lora_r: Annotated[Optional[int], typer.Option(min=1, help="Train LoRA adapters of this rank.")] = None,
+    bf16: Annotated[bool, typer.Option(help="bfloat16 mixed precision (GPU, or a CPU with AVX512-BF16).")] = False,
     seed: Annotated[int, typer.Option()] = 0,
     out: Annotated[
         Optional[Path], typer.Option(help="Output directory. Default: runs/distill-<task>-<mode>-seed<S>.")
@@ -83,6 +84,7 @@ def run(
             consistency_weight=consistency_weight,
             consistency_threshold=consistency_threshold,
             lora_r=lora_r,
+            bf16=bf16,
             shots=shots,
             seed=seed,
         )

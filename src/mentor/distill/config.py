@@ -35,6 +35,7 @@ class DistillConfig(BaseModel):
     max_target_tokens: int = Field(default=128, ge=4)
     max_new_tokens: int = Field(default=48, ge=1)
     lora_r: int | None = Field(default=None, ge=1)
+    bf16: bool = Field(default=False, description="bfloat16 mixed-precision training (GPU, or a CPU with AVX512-BF16)")
     shots: int = Field(default=3, ge=0, description="worked examples in a live teacher's prompt")
     seed: int = 0
     scorer: ScorerConfig = ScorerConfig()

@@ -229,6 +229,7 @@ class Distillation:
             remove_unused_columns=False,
             disable_tqdm=True,
             use_cpu=not _cuda(),
+            bf16=config.bf16,
             save_only_model=False,
         )
         trainer = DistillTrainer(
