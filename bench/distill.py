@@ -3,7 +3,8 @@
 Each run trains the student (default SmolLM2-135M) on one task with one mode, training-set fraction and seed, and
 scores it on a fixed sample of the task's test split; the recorded PaLM-540B outputs are the teacher, and its own
 accuracy on the same test items is reported beside. Runs accumulate in ``bench/results/distill_<task>.json`` (a
-later invocation adds or replaces runs) and the table in ``docs/benchmarks.md`` is rewritten from all of them.
+later invocation adds or replaces runs), each run's test predictions are kept in
+``bench/results/distill_predictions/``, and the table in ``docs/benchmarks.md`` is rewritten from all of them.
 ``--live-teacher N`` instead asks a live LLM (default ``local:qwen2.5-1.5b``) for rationales on N SVAMP training
 problems and reports its accuracy and cost per example.
 
@@ -93,6 +94,9 @@ def run_matrix(args: argparse.Namespace) -> None:
                         "seconds": round(time.perf_counter() - started, 1),
                         "student": args.student,
                     }
+                    kept = RESULTS / "distill_predictions" / f"{task}_{mode}_{fraction:g}_{args.epochs:g}_{seed}.jsonl"
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(out / "predictions.jsonl", kept)
                     shutil.rmtree(out, ignore_errors=True)
                     results["runs"][f"{mode}|{fraction:g}|{args.epochs:g}|{seed}"] = record
                     write_json(f"distill_{task}", results)
