@@ -88,6 +88,7 @@ def run_matrix(args: argparse.Namespace) -> None:
                         "train_used": result["data"]["train_used"],
                         "with_rationale": result["data"]["with_rationale"],
                         "filtered_by_scorer": result["data"]["filtered_by_scorer"],
+                        "scorer_check": result["data"].get("scorer_check"),
                         "steps": result["training"]["steps"],
                         "epochs": args.epochs,
                         "bf16": args.bf16,

@@ -47,4 +47,29 @@ def test_consistency_mode_filters_contradicting_teacher_outputs(tmp_path, studen
     # cross-fitted: each score comes from a scorer that never saw the pair, trained on noisy positives
     assert roc_auc_score(contradicting, [-scores[key] for key in scores]) > 0.7
     assert result["data"]["filtered_by_scorer"] > 0
+    assert result["data"]["scorer_check"] is None  # no gold labels in training: nothing to check against
     assert result["loss_coefficients"] == {"predict": 0.5, "explain": 0.5, "consistency": 0.5}
+
+
+def test_teacher_error_check_counts_filtered_wrong_and_right_rationales():
+    from mentor.distill.scorer import teacher_error_check
+    from mentor.distill.tasks.base import Example, LabelTask
+
+    task = LabelTask("nli", ("yes", "no"))
+    examples = [
+        Example("a", "x", label="yes", teacher_label="yes", rationale="r"),  # right, scored high
+        Example("b", "x", label="yes", teacher_label="yes", rationale="r"),  # right, scored low: filtered
+        Example("c", "x", label="no", teacher_label="yes", rationale="r"),  # wrong, scored low: filtered
+        Example("d", "x", label="no", teacher_label="yes", rationale="r"),  # wrong, scored high
+        Example("e", "x", label="no", teacher_label=None, rationale="r"),  # no teacher answer: not counted
+    ]
+    scores = {"a": 0.9, "b": 0.2, "c": 0.1, "d": 0.6, "e": 0.9}
+    check = teacher_error_check(examples, scores, task, threshold=0.5)
+    assert check == {
+        "scored": 4,
+        "teacher_wrong": 2,
+        "teacher_wrong_filtered": 1,
+        "teacher_right_filtered": 1,
+        "auc_right_vs_wrong": 0.75,
+    }
+    assert teacher_error_check(examples[-1:], scores, task, 0.5) is None

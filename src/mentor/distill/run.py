@@ -26,7 +26,7 @@ from mentor.distill.encoding import RowCollator, clip_text, encode_row
 from mentor.distill.formats import answer_target, rows_for
 from mentor.distill.loss import coefficients
 from mentor.distill.predict import generate_answers
-from mentor.distill.scorer import cross_fitted_scores
+from mentor.distill.scorer import cross_fitted_scores, teacher_error_check
 from mentor.distill.student import Student, load_student
 from mentor.distill.tasks import Example, TaskData, load_task
 from mentor.distill.teacher import ask_teacher, pick_shots
@@ -190,6 +190,11 @@ class Distillation:
                 "train_used": kept["answer"],
                 "with_rationale": kept["rationale"],
                 "filtered_by_scorer": kept["filtered"],
+                "scorer_check": (
+                    teacher_error_check(prepared.train, weights, prepared.data.task, config.consistency_threshold)
+                    if config.mode == "consistency"
+                    else None
+                ),
                 "teacher_parse_failures": prepared.data.teacher_parse_failures,
             },
             "loss_coefficients": coefficients(config.mode, config.alpha, config.consistency_weight),

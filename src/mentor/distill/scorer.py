@@ -205,3 +205,31 @@ def cross_fitted_scores(
         pairs = [Pair(examples[i].input, answers[i] or "", examples[i].rationale or "") for i in targets]
         scores[targets] = scorer.score(pairs)
     return scores
+
+
+def teacher_error_check(
+    examples: Sequence[Example], scores: dict[str, float | None], task: Task, threshold: float
+) -> dict[str, float | int | None] | None:
+    """How well the scores single out rationales whose teacher answer was wrong, on examples with a gold label.
+
+    When the student learns gold answers, a rationale written for a wrong teacher answer should score low: this
+    reports how many of those (and of the right ones) fell below ``threshold``, and the AUC of the score for
+    telling right from wrong (0.5: no better than chance). None when no example has both answers and a score."""
+    from sklearn.metrics import roc_auc_score
+
+    known = [
+        e for e in examples if e.label is not None and e.teacher_label is not None and scores.get(e.id) is not None
+    ]
+    if not known:
+        return None
+    right = np.array([bool(task.is_correct(e.teacher_label, e)) for e in known])
+    values = np.array([scores[e.id] for e in known], dtype=float)
+    low = values < threshold
+    both = 0 < right.sum() < len(right)
+    return {
+        "scored": len(known),
+        "teacher_wrong": int((~right).sum()),
+        "teacher_wrong_filtered": int((low & ~right).sum()),
+        "teacher_right_filtered": int((low & right).sum()),
+        "auc_right_vs_wrong": round(float(roc_auc_score(right, values)), 4) if both else None,
+    }
