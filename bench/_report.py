@@ -60,7 +60,7 @@ def record_invocation(results: dict[str, Any], script: str) -> None:
         results["invocations"].append(invocation)
 
 
-def invocations_note(paths: list[Path]) -> list[str]:
-    """A 'Runs so far come from: …' paragraph naming every command recorded in the given results files."""
-    invocations = sorted({i for p in paths for i in json.loads(p.read_text()).get("invocations", [])})
+def invocations_note(files: list[dict[str, Any]]) -> list[str]:
+    """A 'Runs so far come from: …' paragraph naming every command recorded in the given (loaded) results files."""
+    invocations = sorted({i for results in files for i in results.get("invocations", [])})
     return ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""] if invocations else []

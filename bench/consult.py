@@ -177,10 +177,9 @@ def render_table() -> str:
         "| data set | model | selection | before | after | calls/run | LLM acc. | echo | s/run | LOGIN GCN (paper) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    paths = sorted(RESULTS.glob("consult_*.json"))
-    lines[4:4] = invocations_note(paths)
-    for path in paths:
-        results = json.loads(path.read_text())
+    files = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("consult_*.json"))]
+    lines[4:4] = invocations_note(files)
+    for results in files:
         dataset = results["dataset"]
         groups: dict[tuple[str, str], list[dict]] = {}
         for key, run in results["runs"].items():

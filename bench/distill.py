@@ -165,11 +165,11 @@ def render_table() -> str:
         "| task | mode | train fraction | epochs | train examples | test items | student | teacher (PaLM) | s/run |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    paths = [p for p in sorted(RESULTS.glob("distill_*.json")) if json.loads(p.read_text())["benchmark"] == "distill"]
-    lines[4:4] = invocations_note(paths)
+    files = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("distill_*.json"))]
+    files = [results for results in files if results["benchmark"] == "distill"]
+    lines[4:4] = invocations_note(files)
     live = []
-    for path in paths:
-        results = json.loads(path.read_text())
+    for results in files:
         groups: dict[tuple[str, str, str], list[dict]] = {}
         for key, run in results.get("runs", {}).items():
             mode, fraction, epochs, _seed = key.split("|")

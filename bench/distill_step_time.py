@@ -29,10 +29,8 @@ from mentor.distill.student import load_student  # noqa: E402
 MODES = ("finetune", "step-by-step", "consistency")
 
 
-def _autocast(precision: str):
-    if precision == "bf16":
-        return torch.autocast("cpu" if not torch.cuda.is_available() else "cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _autocast(precision: str, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 
 
 def main() -> None:
@@ -59,7 +57,7 @@ def main() -> None:
         for index, batch in enumerate(batches):
             for precision in ("fp32", "bf16") if index % 2 == 0 else ("bf16", "fp32"):
                 started = time.perf_counter()
-                with _autocast(precision):
+                with _autocast(precision, device):
                     loss = model(
                         input_ids=batch["input_ids"].to(device),
                         attention_mask=batch["attention_mask"].to(device),
@@ -71,12 +69,16 @@ def main() -> None:
                 if index:  # the first batch warms up
                     times[precision].append(time.perf_counter() - started)
         fp32, bf16 = statistics.median(times["fp32"]), statistics.median(times["bf16"])
-        rows[mode] = {"fp32_s_per_step": round(fp32, 2), "bf16_s_per_step": round(bf16, 2)}
-        rows[mode]["speed-up"] = round(fp32 / bf16, 2)
-        rows[mode]["rows_per_step"] = int(batches[1]["input_ids"].shape[0])
-        rows[mode]["tokens_per_step"] = int(batches[1]["attention_mask"].sum())
+        rows[mode] = {
+            "fp32_s_per_step": round(fp32, 2),
+            "bf16_s_per_step": round(bf16, 2),
+            "speed-up": round(fp32 / bf16, 2),
+            "rows_per_step": int(batches[1]["input_ids"].shape[0]),
+            "tokens_per_step": int(batches[1]["attention_mask"].sum()),
+        }
         print(mode, rows[mode], flush=True)
     invocation = "python bench/distill_step_time.py " + " ".join(sys.argv[1:])
+    host = machine()
     write_json(
         "distill_step_time",
         {
@@ -86,7 +88,7 @@ def main() -> None:
             "student": args.student,
             "batch_size": args.batch_size,
             "device": str(device),
-            "machine": machine(),
+            "machine": host,
             "modes": rows,
         },
     )
@@ -94,7 +96,7 @@ def main() -> None:
         "## Student training step time: float32 vs bfloat16 (`bench/distill_step_time.py`)",
         "",
         f"Median seconds per training step (forward, backward, AdamW) of `{args.student}` on {args.batch_size} "
-        f"{args.task} training examples, on `{device}` of this machine ({machine()['cpus']} CPUs), both precisions "
+        f"{args.task} training examples, on `{device}` of this machine ({host['cpus']} CPUs), both precisions "
         f"alternating on the same batches (`{invocation}`). `bf16` = `DistillConfig(bf16=True)` / "
         "`mentor distill --bf16`: bfloat16 autocast, float32 weights.",
         "",

@@ -190,10 +190,9 @@ class Distillation:
                 "train_used": kept["answer"],
                 "with_rationale": kept["rationale"],
                 "filtered_by_scorer": kept["filtered"],
-                "scorer_check": (
-                    teacher_error_check(prepared.train, weights, prepared.data.task, config.consistency_threshold)
-                    if config.mode == "consistency"
-                    else None
+                # None outside consistency mode: there are no scores then
+                "scorer_check": teacher_error_check(
+                    prepared.train, weights, prepared.data.task, config.consistency_threshold
                 ),
                 "teacher_parse_failures": prepared.data.teacher_parse_failures,
             },
