@@ -34,7 +34,7 @@ from mentor.distill.teacher import ask_teacher, pick_shots  # noqa: E402
 from mentor.llm import LLMClient, LLMConfig, ResponseStore  # noqa: E402
 
 #: training examples drawn per task at fraction 1.0, and test items scored (None: the whole test split)
-SIZES = {"svamp": (800, None), "cqa": (1000, 500), "esnli": (1000, 500), "anli1": (1000, 500)}
+SIZES = {"svamp": (800, None), "cqa": (400, 300), "esnli": (400, 300), "anli1": (400, 300)}
 #: T5-Base (220M) with 100% of the data, from the paper (see PAPER_SOURCE); None where not published as a number
 PAPER_T5_BASE: dict[str, dict[str, float | None]] = {
     "esnli": {"standard finetuning": 88.38, "distilling step-by-step": 89.51},
