@@ -1,6 +1,7 @@
 """The consistency scorer separates matched from mismatched pairs on held-out data, and filters a run's data."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -21,6 +22,27 @@ def test_pairs_are_own_answer_and_another_answer(colours):
     for positive, negative in zip(pairs[::2], pairs[1::2], strict=True):
         assert (positive.consistent, negative.consistent) == (1, 0)
         assert positive.explanation == negative.explanation and positive.answer != negative.answer
+
+
+def test_equation_negatives_are_near_misses_of_the_teacher_answer():
+    # a rationale written for (84 / 2) must be told apart from (84 * 2), not only from another problem's numbers
+    from mentor.distill.tasks import EquationTask, Example
+
+    task = EquationTask("sums")
+    examples = [
+        Example(f"e{i}", f"share {a} among {b}", teacher_label=f"({a} / {b})", rationale=f"{a} / {b} = {a // b}")
+        for i, (a, b) in enumerate([(84, 2), (9, 3), (50, 5)])
+    ]
+    pairs = training_pairs(examples, task)
+    assert len(pairs) == 6
+    for example, negative in zip(examples, pairs[1::2], strict=True):
+        assert negative.consistent == 0 and negative.answer in task.near_misses(example.teacher_label, example)
+        assert sorted(negative.answer.replace("(", "").replace(")", "").split()[::2]) == sorted(
+            example.teacher_label.strip("()").split()[::2]
+        )  # the same numbers
+    others = training_pairs(examples, task, negatives="other-example")[1::2]  # the ablation: other problems'
+    assert {n.answer for n in others} <= {e.teacher_label for e in examples}
+    assert all(n.answer != e.teacher_label for e, n in zip(examples, others, strict=True))
 
 
 def test_scorer_beats_chance_on_held_out_pairs(tmp_path):
@@ -49,6 +71,13 @@ def test_consistency_mode_filters_contradicting_teacher_outputs(tmp_path, studen
     assert result["data"]["filtered_by_scorer"] > 0
     assert result["data"]["scorer_check"] is None  # no gold labels in training: nothing to check against
     assert result["loss_coefficients"] == {"predict": 0.5, "explain": 0.5, "consistency": 0.5}
+
+
+def test_explanations_longer_than_the_scorer_reads_are_cut_not_refused(tmp_path):
+    data = load_task(str(tiny_task(tmp_path / "t", n_train=8)))
+    pairs = [replace(p, explanation=p.explanation * 40) for p in training_pairs(data.train, data.task)]
+    scores = ConsistencyScorer.fit(pairs, ScorerConfig(epochs=0.1, batch_size=8, max_length=32)).score(pairs)
+    assert scores.shape == (len(pairs),) and np.all((scores >= 0) & (scores <= 1))
 
 
 def test_teacher_error_check_counts_filtered_wrong_and_right_rationales():

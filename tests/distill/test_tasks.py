@@ -23,6 +23,19 @@ def test_answers_are_compared_the_task_s_way():
     assert not nli.is_correct("neutral or contradiction", item)
 
 
+def test_near_misses_are_wrong_answers_of_the_same_form():
+    nli = LabelTask("esnli", ("entailment", "neutral", "contradiction"))
+    assert nli.near_misses("Neutral", Example("1", "q")) == ["entailment", "contradiction"]
+    cqa = ChoiceTask("cqa")
+    assert cqa.near_misses("park", Example("2", "q", choices=("park", "math problem"))) == ["math problem"]
+    assert EquationTask("svamp").near_misses("(9 - 3)", Example("3", "q")) == [
+        "(9 + 3)",
+        "(9 * 3)",
+        "(9 / 3)",
+        "(3 - 9)",
+    ]
+
+
 def test_a_user_task_directory(colours):
     data = load_task(str(colours))
     assert data.task.labels == ("red", "blue") and len(data.train) == 40 and len(data.test) == 12

@@ -2,8 +2,9 @@
 
 A small cross-encoder (MiniLM by default, with a fresh two-way head) reads ``input + answer`` against the
 explanation. It is trained by mentor on the teacher's own outputs: positives are teacher answers with their own
-explanations, negatives the same explanations paired with another answer (another label, another choice, or
-another example's answer for free-form tasks). Its score is P(consistent) in [0, 1].
+explanations, negatives the same explanations paired with a near miss of the answer (another label, another
+choice, the same arithmetic with one operator changed; see :meth:`Task.near_misses`), or another example's answer
+where the task has no near misses (free-form text). Its score is P(consistent) in [0, 1].
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,8 +31,9 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from mentor.distill.tasks import Example, Task
-from mentor.distill.tasks.base import normalise
 from mentor.distill.trainer import RichProgress
+
+Negatives = Literal["near-miss", "other-example"]
 
 
 class ScorerConfig(BaseModel):
@@ -43,6 +46,11 @@ class ScorerConfig(BaseModel):
     learning_rate: float = Field(default=5e-5, gt=0)
     max_length: int = Field(default=256, ge=16)
     folds: int = Field(default=2, ge=2, description="cross-fitting: a pair is never scored by a scorer that saw it")
+    negatives: Negatives = Field(
+        default="near-miss",
+        description="'near-miss': a wrong answer of the same form (Task.near_misses), else another example's; "
+        "'other-example': always another example's answer",
+    )
     seed: int = 0
 
 
@@ -56,17 +64,21 @@ class Pair:
     consistent: int = 1
 
 
-def _other_answer(example: Example, task: Task, pool: Sequence[str], rng: random.Random) -> str | None:
-    own = normalise(example.teacher_label or "")
-    candidates = list(task.labels or example.choices or ())
-    if not candidates:
-        candidates = rng.sample(list(pool), min(len(pool), 8))
-    others = [c for c in candidates if normalise(c) != own]
+def _other_answer(
+    example: Example, task: Task, pool: Sequence[str], rng: random.Random, negatives: Negatives
+) -> str | None:
+    own = example.teacher_label or ""
+    others = task.near_misses(own, example) if negatives == "near-miss" else []
+    if not others:
+        others = [c for c in rng.sample(list(pool), min(len(pool), 8)) if not task.same(c, own)]
     return rng.choice(others) if others else None
 
 
-def training_pairs(examples: Sequence[Example], task: Task, seed: int = 0) -> list[Pair]:
-    """A positive and a negative pair for each example that has a teacher answer and explanation."""
+def training_pairs(
+    examples: Sequence[Example], task: Task, seed: int = 0, negatives: Negatives = "near-miss"
+) -> list[Pair]:
+    """A positive and a negative pair for each example that has a teacher answer and explanation (see
+    :class:`ScorerConfig` for ``negatives``)."""
     usable = [e for e in examples if e.teacher_label and e.rationale]
     pool = sorted({e.teacher_label for e in usable if e.teacher_label})
     rng = random.Random(seed)
@@ -74,7 +86,7 @@ def training_pairs(examples: Sequence[Example], task: Task, seed: int = 0) -> li
     for example in usable:
         assert example.teacher_label is not None and example.rationale is not None
         pairs.append(Pair(example.input, example.teacher_label, example.rationale, 1))
-        other = _other_answer(example, task, pool, rng)
+        other = _other_answer(example, task, pool, rng, negatives)
         if other is not None:
             pairs.append(Pair(example.input, other, example.rationale, 0))
     return pairs
@@ -94,7 +106,7 @@ class ConsistencyScorer:
         encoded = self.tokenizer(
             [self._first(p) for p in pairs],
             [p.explanation for p in pairs],
-            truncation="only_first",
+            truncation="longest_first",  # an explanation longer than max_length is cut too, not an error
             max_length=self.max_length,
         )
         return [{**{k: v[i] for k, v in encoded.items()}, "labels": p.consistent} for i, p in enumerate(pairs)]
@@ -199,7 +211,7 @@ def cross_fitted_scores(
     for k, held_out in enumerate(folds):
         rest = np.concatenate([f for j, f in enumerate(folds) if j != k])
         scorer = ConsistencyScorer.fit(
-            training_pairs([examples[i] for i in rest], task, config.seed + k), config, progress
+            training_pairs([examples[i] for i in rest], task, config.seed + k, config.negatives), config, progress
         )
         targets = [i for i in held_out if examples[i].rationale and answers[i]]
         pairs = [Pair(examples[i].input, answers[i] or "", examples[i].rationale or "") for i in targets]

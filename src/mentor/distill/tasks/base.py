@@ -6,7 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 
-from mentor.distill.arithmetic import NotArithmetic, evaluate
+from mentor.distill.arithmetic import NotArithmetic, evaluate, variants
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,11 @@ class Task(ABC):
 
     def same(self, answer: str, gold: str) -> bool:
         return normalise(answer) == normalise(gold)
+
+    def near_misses(self, answer: str, example: Example) -> list[str]:
+        """Wrong answers of the same form as ``answer``: the other labels or choices. A consistency scorer
+        trained against these must read the explanation; empty where the task has none (free-form text)."""
+        return [c for c in self.labels or example.choices if not self.same(c, answer)]
 
 
 class LabelTask(Task):
@@ -141,6 +146,10 @@ class EquationTask(Task):
         except NotArithmetic:
             return None
         return text
+
+    def near_misses(self, answer: str, example: Example) -> list[str]:
+        """The same numbers with one operator changed or the operands of a ``-`` or ``/`` swapped."""
+        return variants(answer)
 
     def same(self, answer: str, gold: str) -> bool:
         try:

@@ -1,0 +1,104 @@
+"""Which negatives teach the consistency scorer to read an explanation? Scorers trained with near-miss negatives
+(the same numbers, another operator) and with other problems' answers, side by side on one task's training set.
+
+    python bench/distill_scorer.py --task svamp
+
+Cross-fitted as in ``mentor distill --mode consistency``: each example is scored by a scorer trained on the other
+fold. Reported per kind of negatives: the held-out AUC for telling a teacher answer from each kind of wrong answer
+(with the teacher's explanation), and how well the score of (gold answer, teacher explanation) singles out the
+explanations behind a wrong teacher answer (``teacher_error_check``, threshold 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_json, write_section  # noqa: E402
+
+from mentor.distill import load_task  # noqa: E402
+from mentor.distill.scorer import (  # noqa: E402
+    ConsistencyScorer,
+    Pair,
+    ScorerConfig,
+    teacher_error_check,
+    training_pairs,
+)
+
+KINDS = ("near-miss", "other-example")
+
+
+def measure(task_name: str, negatives: str, limit: int | None, threshold: float) -> dict:
+    data = load_task(task_name)
+    examples = [e for e in data.train if e.label and e.teacher_label and e.rationale][:limit]
+    config = ScorerConfig(negatives=negatives)
+    order = np.random.default_rng(config.seed).permutation(len(examples))
+    gold_scores: dict[str, float] = {}
+    held_out_auc: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    started = time.perf_counter()
+    for k, held in enumerate(np.array_split(order, config.folds)):
+        held_set = set(held.tolist())
+        rest = [examples[i] for i in order if i not in held_set]
+        scorer = ConsistencyScorer.fit(training_pairs(rest, data.task, config.seed + k, negatives), config)
+        held_examples = [examples[i] for i in held]
+        gold = scorer.score([Pair(e.input, e.label or "", e.rationale or "") for e in held_examples])
+        gold_scores |= {e.id: float(s) for e, s in zip(held_examples, gold, strict=True)}
+        for kind in KINDS:
+            pairs = training_pairs(held_examples, data.task, 100 + k, kind)
+            held_out_auc[kind].append(roc_auc_score([p.consistent for p in pairs], scorer.score(pairs)))
+    return {
+        "examples": len(examples),
+        "held_out_auc": {kind: round(float(np.mean(v)), 4) for kind, v in held_out_auc.items()},
+        "teacher_error_check": teacher_error_check(examples, gold_scores, data.task, threshold),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="svamp")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N training examples")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args()
+    results = {
+        "benchmark": "distill_scorer",
+        "task": args.task,
+        "machine": machine(),
+        "invocation": "python bench/distill_scorer.py " + " ".join(sys.argv[1:]),
+        "scorer": ScorerConfig().model_dump(exclude={"negatives"}),
+        "negatives": {kind: measure(args.task, kind, args.limit, args.threshold) for kind in KINDS},
+    }
+    write_json(f"distill_scorer_{args.task}", results)
+    lines = [
+        "## Consistency scorer negatives (`bench/distill_scorer.py`)",
+        "",
+        f"`{results['invocation']}`: MiniLM scorers, cross-fitted over 2 folds, trained with each kind of "
+        f"negative on {args.task}'s training examples that have a gold and a teacher answer. *Held-out AUC*: "
+        "teacher answer vs. a wrong answer of each kind, with the teacher's explanation. *Teacher errors*: the "
+        "score of (gold answer, teacher explanation); how many explanations behind a wrong teacher answer (and "
+        f"behind a right one) fall below {args.threshold:g}, and the AUC for telling them apart.",
+        "",
+        "| negatives | examples | held-out AUC vs near miss | held-out AUC vs other example | wrong teacher "
+        "filtered | right teacher filtered | AUC right vs wrong | s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, m in results["negatives"].items():
+        check = m["teacher_error_check"] or {}
+        lines.append(
+            f"| {kind} | {m['examples']} | {m['held_out_auc']['near-miss']:.2f} | "
+            f"{m['held_out_auc']['other-example']:.2f} | "
+            f"{check.get('teacher_wrong_filtered')} of {check.get('teacher_wrong')} | "
+            f"{check.get('teacher_right_filtered')} of {check.get('scored', 0) - check.get('teacher_wrong', 0)} | "
+            f"{check.get('auc_right_vs_wrong')} | {m['seconds']:.0f} |"
+        )
+    write_section(f"distill_scorer_{args.task}", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
