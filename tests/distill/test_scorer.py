@@ -24,8 +24,8 @@ def test_pairs_are_own_answer_and_another_answer(colours):
         assert positive.explanation == negative.explanation and positive.answer != negative.answer
 
 
-def test_equation_negatives_are_near_misses_of_the_teacher_answer():
-    # a rationale written for (84 / 2) must be told apart from (84 * 2), not only from another problem's numbers
+def test_equation_negatives_other_problems_answers_or_near_misses():
+    # by default another problem's answer; near misses, (84 / 2) against (84 * 2), on request (they measured worse)
     from mentor.distill.tasks import EquationTask, Example
 
     task = EquationTask("sums")
@@ -33,14 +33,15 @@ def test_equation_negatives_are_near_misses_of_the_teacher_answer():
         Example(f"e{i}", f"share {a} among {b}", teacher_label=f"({a} / {b})", rationale=f"{a} / {b} = {a // b}")
         for i, (a, b) in enumerate([(84, 2), (9, 3), (50, 5)])
     ]
-    pairs = training_pairs(examples, task)
+    pairs = training_pairs(examples, task, negatives="near-miss")
     assert len(pairs) == 6
     for example, negative in zip(examples, pairs[1::2], strict=True):
         assert negative.consistent == 0 and negative.answer in task.near_misses(example.teacher_label, example)
         assert sorted(negative.answer.replace("(", "").replace(")", "").split()[::2]) == sorted(
             example.teacher_label.strip("()").split()[::2]
         )  # the same numbers
-    others = training_pairs(examples, task, negatives="other-example")[1::2]  # the ablation: other problems'
+    others = training_pairs(examples, task)[1::2]
+    assert others == training_pairs(examples, task, negatives="other-example")[1::2]
     assert {n.answer for n in others} <= {e.teacher_label for e in examples}
     assert all(n.answer != e.teacher_label for e, n in zip(examples, others, strict=True))
 

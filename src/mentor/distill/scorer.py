@@ -2,9 +2,9 @@
 
 A small cross-encoder (MiniLM by default, with a fresh two-way head) reads ``input + answer`` against the
 explanation. It is trained by mentor on the teacher's own outputs: positives are teacher answers with their own
-explanations, negatives the same explanations paired with a near miss of the answer (another label, another
-choice, the same arithmetic with one operator changed; see :meth:`Task.near_misses`), or another example's answer
-where the task has no near misses (free-form text). Its score is P(consistent) in [0, 1].
+explanations, negatives the same explanations paired with another answer: another label or another choice of
+the item, and for free-form and arithmetic answers another example's answer (see :class:`ScorerConfig` for the
+near-miss negatives of arithmetic answers, which measured worse). Its score is P(consistent) in [0, 1].
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from transformers.utils import logging as hf_logging
 from mentor.distill.tasks import Example, Task
 from mentor.distill.trainer import RichProgress
 
-Negatives = Literal["near-miss", "other-example"]
+Negatives = Literal["auto", "near-miss", "other-example"]
 
 
 class ScorerConfig(BaseModel):
@@ -47,9 +47,10 @@ class ScorerConfig(BaseModel):
     max_length: int = Field(default=256, ge=16)
     folds: int = Field(default=2, ge=2, description="cross-fitting: a pair is never scored by a scorer that saw it")
     negatives: Negatives = Field(
-        default="near-miss",
+        default="auto",
         description="'near-miss': a wrong answer of the same form (Task.near_misses), else another example's; "
-        "'other-example': always another example's answer",
+        "'other-example': always another example's answer; 'auto': near misses where the task has a label set "
+        "or choices, else another example's answer (see bench/distill_scorer.py)",
     )
     seed: int = 0
 
@@ -68,15 +69,14 @@ def _other_answer(
     example: Example, task: Task, pool: Sequence[str], rng: random.Random, negatives: Negatives
 ) -> str | None:
     own = example.teacher_label or ""
-    others = task.near_misses(own, example) if negatives == "near-miss" else []
+    near = negatives == "near-miss" or (negatives == "auto" and bool(task.labels or example.choices))
+    others = task.near_misses(own, example) if near else []
     if not others:
         others = [c for c in rng.sample(list(pool), min(len(pool), 8)) if not task.same(c, own)]
     return rng.choice(others) if others else None
 
 
-def training_pairs(
-    examples: Sequence[Example], task: Task, seed: int = 0, negatives: Negatives = "near-miss"
-) -> list[Pair]:
+def training_pairs(examples: Sequence[Example], task: Task, seed: int = 0, negatives: Negatives = "auto") -> list[Pair]:
     """A positive and a negative pair for each example that has a teacher answer and explanation (see
     :class:`ScorerConfig` for ``negatives``)."""
     usable = [e for e in examples if e.teacher_label and e.rationale]
