@@ -30,32 +30,31 @@ from mentor.distill.scorer import (  # noqa: E402
     teacher_error_check,
     training_pairs,
 )
+from mentor.distill.tasks import Example, Task  # noqa: E402
 
 KINDS = ("near-miss", "other-example")
 
 
-def measure(task_name: str, negatives: str, limit: int | None, threshold: float) -> dict:
-    data = load_task(task_name)
-    examples = [e for e in data.train if e.label and e.teacher_label and e.rationale][:limit]
+def measure(examples: list[Example], task: Task, negatives: str, threshold: float) -> dict:
     config = ScorerConfig(negatives=negatives)
-    order = np.random.default_rng(config.seed).permutation(len(examples))
+    folds = np.array_split(np.random.default_rng(config.seed).permutation(len(examples)), config.folds)
     gold_scores: dict[str, float] = {}
     held_out_auc: dict[str, list[float]] = {kind: [] for kind in KINDS}
     started = time.perf_counter()
-    for k, held in enumerate(np.array_split(order, config.folds)):
-        held_set = set(held.tolist())
-        rest = [examples[i] for i in order if i not in held_set]
-        scorer = ConsistencyScorer.fit(training_pairs(rest, data.task, config.seed + k, negatives), config)
+    for k, held in enumerate(folds):  # the folds of cross_fitted_scores; each scorer also scores extra pairs
+        rest = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        pairs = training_pairs([examples[i] for i in rest], task, config.seed + k, negatives)
+        scorer = ConsistencyScorer.fit(pairs, config)
         held_examples = [examples[i] for i in held]
         gold = scorer.score([Pair(e.input, e.label or "", e.rationale or "") for e in held_examples])
         gold_scores |= {e.id: float(s) for e, s in zip(held_examples, gold, strict=True)}
         for kind in KINDS:
-            pairs = training_pairs(held_examples, data.task, 100 + k, kind)
+            pairs = training_pairs(held_examples, task, 100 + k, kind)
             held_out_auc[kind].append(roc_auc_score([p.consistent for p in pairs], scorer.score(pairs)))
     return {
         "examples": len(examples),
         "held_out_auc": {kind: round(float(np.mean(v)), 4) for kind, v in held_out_auc.items()},
-        "teacher_error_check": teacher_error_check(examples, gold_scores, data.task, threshold),
+        "teacher_error_check": teacher_error_check(examples, gold_scores, task, threshold),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -66,13 +65,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="use the first N training examples")
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args()
+    data = load_task(args.task)
+    examples = [e for e in data.train if e.label and e.teacher_label and e.rationale][: args.limit]
     results = {
         "benchmark": "distill_scorer",
         "task": args.task,
         "machine": machine(),
         "invocation": "python bench/distill_scorer.py " + " ".join(sys.argv[1:]),
         "scorer": ScorerConfig().model_dump(exclude={"negatives"}),
-        "negatives": {kind: measure(args.task, kind, args.limit, args.threshold) for kind in KINDS},
+        "negatives": {kind: measure(examples, data.task, kind, args.threshold) for kind in KINDS},
     }
     write_json(f"distill_scorer_{args.task}", results)
     lines = [

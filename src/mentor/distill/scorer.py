@@ -49,8 +49,8 @@ class ScorerConfig(BaseModel):
     negatives: Negatives = Field(
         default="auto",
         description="'near-miss': a wrong answer of the same form (Task.near_misses), else another example's; "
-        "'other-example': always another example's answer; 'auto': near misses where the task has a label set "
-        "or choices, else another example's answer (see bench/distill_scorer.py)",
+        "'other-example': always another example's answer; 'auto': near misses where the task's "
+        "scorer_near_misses says so (not for arithmetic: see bench/distill_scorer.py)",
     )
     seed: int = 0
 
@@ -69,7 +69,7 @@ def _other_answer(
     example: Example, task: Task, pool: Sequence[str], rng: random.Random, negatives: Negatives
 ) -> str | None:
     own = example.teacher_label or ""
-    near = negatives == "near-miss" or (negatives == "auto" and bool(task.labels or example.choices))
+    near = negatives == "near-miss" or (negatives == "auto" and task.scorer_near_misses)
     others = task.near_misses(own, example) if near else []
     if not others:
         others = [c for c in rng.sample(list(pool), min(len(pool), 8)) if not task.same(c, own)]

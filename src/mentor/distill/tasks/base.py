@@ -57,6 +57,8 @@ class Task(ABC):
     labels: tuple[str, ...] | None = None
     #: what the teacher is asked to end with, shown in prompts
     answer_format: str = "the answer"
+    #: whether a consistency scorer trains against :meth:`near_misses` by default (``ScorerConfig.negatives``)
+    scorer_near_misses: bool = True
 
     @abstractmethod
     def answer_of(self, predicted: str, example: Example) -> str | None:
@@ -135,6 +137,8 @@ class EquationTask(Task):
     """Answers are arithmetic expressions, equal when they evaluate to the same number (SVAMP)."""
 
     answer_format = "an arithmetic expression over the numbers in the problem, in parentheses"
+    #: a MiniLM scorer trained on these did worse than on other problems' answers (bench/distill_scorer.py)
+    scorer_near_misses = False
 
     def __init__(self, name: str, tolerance: float = 1e-4) -> None:
         self.name, self.tolerance = name, tolerance
