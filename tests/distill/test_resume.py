@@ -45,3 +45,15 @@ def test_sigkill_then_restart_resumes_and_matches(colours, student_dir, tmp_path
     assert second["test_accuracy"] == first["test_accuracy"]
     assert (interrupted / "predictions.jsonl").read_text() == (reference / "predictions.jsonl").read_text()
     assert second["training"]["best_validation_accuracy"] == first["training"]["best_validation_accuracy"]
+
+
+def test_a_partly_written_checkpoint_is_passed_over(tmp_path):
+    from mentor.distill.trainer import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "none") is None
+    for step, complete in ((4, True), (12, True), (16, False)):  # killed while saving checkpoint-16
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-12")

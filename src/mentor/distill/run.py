@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from transformers import PrinterCallback, ProgressCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 from transformers.utils import logging as hf_logging
 
 from mentor import outputs
@@ -30,7 +29,7 @@ from mentor.distill.scorer import cross_fitted_scores, teacher_error_check
 from mentor.distill.student import Student, load_student
 from mentor.distill.tasks import Example, TaskData, load_task
 from mentor.distill.teacher import ask_teacher, pick_shots
-from mentor.distill.trainer import DistillTrainer, RichProgress
+from mentor.distill.trainer import DistillTrainer, RichProgress, last_complete_checkpoint
 from mentor.llm import LLMClient
 
 
@@ -156,7 +155,7 @@ class Distillation:
         if not rows:
             raise ValueError(f"{config.task}: no training example has an answer to learn under mode {config.mode!r}")
         trainer = self._trainer(student, prepared, rows)
-        last = get_last_checkpoint(str(self.out / "checkpoints")) if (self.out / "checkpoints").is_dir() else None
+        last = last_complete_checkpoint(self.out / "checkpoints")
         train_output = trainer.train(resume_from_checkpoint=last)
         validation_accuracy = trainer.answer_accuracy(prepared.validation)
         test_answers = generate_answers(

@@ -4,9 +4,12 @@ accuracy of its ``predict:`` answers on a validation split (carved from training
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from transformers import Trainer, TrainerCallback
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from mentor.distill.formats import Mode, answer_target
 from mentor.distill.loss import multitask_loss, row_losses
@@ -113,3 +116,14 @@ class RichProgress(TrainerCallback):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest ``checkpoint-N`` in ``folder`` that was written to the end (the Trainer saves its state file
+    last); a run killed while saving leaves a newer, partial one that cannot be resumed. None if there is none."""
+    steps = {
+        int(path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")): path
+        for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-").isdigit() and (path / TRAINER_STATE_NAME).is_file()
+    }
+    return str(steps[max(steps)]) if steps else None
