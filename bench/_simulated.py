@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from mentor.graph import TextGraph
+from mentor.llm import LLMClient, LLMConfig
 from mentor.llm.backends.base import Backend, RawCompletion
 from mentor.llm.types import ChatRequest
 
@@ -42,3 +47,12 @@ class SimulatedConsultant(Backend):
         name = self.graph.class_names[label]
         text = json.dumps({"label": name, "explanation": f"The content of this node is typical of {name}."})
         return RawCompletion(text=text, prompt_tokens=0, completion_tokens=0)
+
+
+@contextmanager
+def simulated_client(graph: TextGraph, p: float, seed: int) -> Iterator[LLMClient]:
+    """A client whose consultant is :class:`SimulatedConsultant`, with a throw-away response store."""
+    config = LLMConfig(llm="openai:simulation", base_url="http://127.0.0.1:9/v1")
+    with tempfile.TemporaryDirectory() as tmp:
+        with LLMClient(config, store=Path(tmp) / "simulation.sqlite", backend=SimulatedConsultant(graph, p, seed)) as c:
+            yield c

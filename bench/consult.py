@@ -17,13 +17,12 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
-from _simulated import SimulatedConsultant  # noqa: E402
+from _simulated import simulated_client  # noqa: E402
 
 from mentor.consult import Consultation, ConsultConfig, summary  # noqa: E402
 from mentor.consult.baselines import llm_as_predictor  # noqa: E402
@@ -116,12 +115,7 @@ def main() -> None:
                     )
                     write_json(f"consult_{dataset}", results)
                 for p in filter(None, args.simulate.split(",")):
-                    backend = SimulatedConsultant(graph, float(p), seed)
-                    sim_config = LLMConfig(llm="openai:simulation", base_url="http://127.0.0.1:9/v1")
-                    with (
-                        tempfile.TemporaryDirectory() as tmp,
-                        LLMClient(sim_config, store=Path(tmp) / "simulation.sqlite", backend=backend) as client,
-                    ):
+                    with simulated_client(graph, float(p), seed) as client:
                         started = time.perf_counter()
                         result = Consultation(base, client, graph=graph, progress=False).run()
                         seconds = time.perf_counter() - started

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from mentor.graph import TextGraph
 from mentor.llm.backends.base import Backend, RawCompletion
+from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.types import ChatRequest
 
 _TARGET = re.compile(r"TARGET node:\n<text>(.*?)</text>", re.DOTALL)
@@ -25,14 +27,19 @@ def target_node(request: ChatRequest, graph: TextGraph) -> int:
 
 
 class ScriptedConsultant(Backend):
-    """``rule(node) -> class index``; every prompt's target node is appended to ``log`` (one per line)."""
+    """``rule(node) -> class index``; every prompt's target node is appended to ``log`` (one per line). With
+    ``confidence(node) -> p`` the reply carries token log-probabilities that give the answer probability p (the
+    rest spread evenly over the other classes), as a backend with logprobs would."""
 
     endpoint = "test"
 
     def __init__(self, graph: TextGraph, rule: Callable[[int], int], name: str = "scripted",
-                 log: Path | None = None, delay_s: float = 0.0) -> None:  # fmt: skip
+                 log: Path | None = None, delay_s: float = 0.0,
+                 confidence: Callable[[int], float] | None = None) -> None:  # fmt: skip
         self.graph, self.rule, self.model, self.log, self.delay_s = graph, rule, name, log, delay_s
+        self.confidence = confidence
         self.asked: list[int] = []
+        self.requests: list[ChatRequest] = []
 
     @property
     def identity(self) -> str:
@@ -46,9 +53,17 @@ class ScriptedConsultant(Backend):
                 handle.write(f"{node}\n")
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
+        self.requests.append(request)
         label = self.graph.class_names[self.rule(node)]
         text = json.dumps({"label": label, "explanation": f"The words point to {label}."})
-        return RawCompletion(text=text, prompt_tokens=100, completion_tokens=20)
+        logprobs = None
+        if self.confidence is not None:
+            p = self.confidence(node)
+            others = [name for name in self.graph.class_names if name != label]
+            top = {label: math.log(p), **{name: math.log((1 - p) / len(others)) for name in others}}
+            head, tail = text.split(label, 1)
+            logprobs = (TokenLogprob(head, 0.0), TokenLogprob(label, math.log(p), top), TokenLogprob(tail, 0.0))
+        return RawCompletion(text=text, prompt_tokens=100, completion_tokens=20, logprobs=logprobs)
 
 
 def always_right(graph: TextGraph) -> Callable[[int], int]:

@@ -16,7 +16,15 @@ def _client(graph, rule, store_path, limits=None, **kwargs):
 
 
 def _config(**overrides):
-    base = {"dataset": "synthetic", "features": "bow", "rounds": 2, "max_calls": 8, "epochs": 60, "patience": 30}
+    base = {
+        "dataset": "synthetic",
+        "strategy": "login",
+        "features": "bow",
+        "rounds": 2,
+        "max_calls": 8,
+        "epochs": 60,
+        "patience": 30,
+    }
     return ConsultConfig(**{**base, **overrides})
 
 

@@ -6,14 +6,14 @@ import pytest
 from typer.testing import CliRunner
 
 from mentor.cli import app
-from mentor.consult import Consultation, ConsultConfig
+from mentor.consult import Consultation, ConsultConfig, GatedConsultation
 from mentor.llm import LLMClient, LLMConfig, ResponseStore
 
 pytestmark = pytest.mark.slow
 
 
 def test_loop_with_smollm2(graph, store_path):
-    config = ConsultConfig(dataset="synthetic", features="bow", rounds=1, max_calls=2, epochs=40,
+    config = ConsultConfig(dataset="synthetic", strategy="login", features="bow", rounds=1, max_calls=2, epochs=40,
                            max_prompt_tokens=600)  # fmt: skip
     with LLMClient(LLMConfig(llm="local:smollm2-135m", n_ctx=2048), store=store_path) as client:
         result = Consultation(config, client, graph=graph, progress=False).run()
@@ -28,6 +28,8 @@ def test_cli_consult_and_dry_run(tmp_path, store_path):
     base = [
         "consult",
         "synthetic:num_nodes=120",
+        "--strategy",
+        "login",
         "--features",
         "bow",
         "--rounds",
@@ -59,3 +61,53 @@ def test_cli_consult_and_dry_run(tmp_path, store_path):
     assert len((out / "consultations.jsonl").read_text().splitlines()) == 2
     again = json.loads(runner.invoke(app, [*base, "--out", str(out), "--json"]).stdout)
     assert again["totals"]["new_calls"] == 0 and again["after"] == payload["after"]
+
+
+def test_gated_with_smollm2_and_its_label_probabilities(graph, store_path):
+    config = ConsultConfig(dataset="synthetic", features="bow", max_calls=4, epochs=40, min_gain=1,
+                           max_prompt_tokens=500)  # fmt: skip
+    with LLMClient(LLMConfig(llm="local:smollm2-135m", n_ctx=2048), store=store_path) as client:
+        result = GatedConsultation(config, client, graph=graph, progress=False).run()
+    assert 1 <= len(result.asked) <= 4 and result.asked[0].phase == "calibration"
+    for item in result.answered:
+        assert item.answer.label in graph.class_names
+        assert set(item.answer.label_probs) == set(graph.class_names)
+        assert 0 <= item.llm_confidence <= 1
+
+
+def _gated_cli(store_path, *extra):
+    return ["consult", "synthetic:num_nodes=120", "--features", "bow", "--max-calls", "4", "--epochs", "30",
+            "--max-prompt-tokens", "500", "--store", str(store_path), *extra]  # fmt: skip
+
+
+def test_cli_gated_run_dry_run_and_resume(tmp_path, store_path):
+    runner = CliRunner()
+    base = _gated_cli(store_path, "--llm", "local:smollm2-135m", "--min-gain", "1")
+    plan = runner.invoke(app, [*base, "--dry-run", "--json"])
+    assert plan.exit_code == 0, plan.output
+    info = json.loads(plan.stdout)
+    assert info["strategy"] == "gated" and info["calibration_then_at_most"][0] == len(info["calibration_nodes"])
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*base, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["strategy"] == "gated" and {"before", "after", "after_gnn", "gate", "totals"} <= set(payload)
+    assert {"test_consulted", "test_not_consulted"} <= set(payload["after"])
+    assert payload["totals"]["new_calls"] == payload["totals"]["calls"] >= 1
+    lines = (out / "consultations.jsonl").read_text().splitlines()
+    assert len(lines) == payload["totals"]["asked"]
+    again = json.loads(runner.invoke(app, [*base, "--out", str(out), "--json"]).stdout)
+    assert again["totals"]["new_calls"] == 0 and again["after"] == payload["after"]
+    assert again["totals"]["spent_llm_seconds"] == payload["totals"]["spent_llm_seconds"] > 0
+    shown = runner.invoke(app, [*base, "--out", str(out)])
+    assert shown.exit_code == 0 and "never" in shown.stdout and "gate" in shown.stdout
+
+
+def test_cli_a_run_whose_calls_all_fail_exits_non_zero_and_writes_nothing(tmp_path, store_path):
+    out = tmp_path / "run"
+    args = _gated_cli(store_path, "--llm", "openai:nothing", "--llm-base-url", "http://127.0.0.1:9/v1",
+                      "--llm-retries", "0", "--llm-timeout", "2", "--out", str(out))  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "every LLM call failed" in result.output and "connection" in result.output
+    assert not out.exists()

@@ -26,3 +26,27 @@ def test_test_labels_do_not_influence_training(small_graph):
     a = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
     b = train_node_classifier(x, small_graph.edge_index, scrambled, split, config)
     assert torch.equal(a.probs, b.probs) and a.best_epoch == b.best_epoch
+
+
+def test_pseudo_labels_train_with_their_weights_and_never_on_validation_nodes(small_graph):
+    import pytest
+
+    from mentor.graph import PseudoLabels
+
+    x = node_features(small_graph, "bow")
+    split = small_graph.split("random")
+    config = TrainConfig(model="mlp", epochs=40, seed=0)
+    test_nodes = split.test.nonzero().view(-1)[:10]
+    wrong = (small_graph.y[test_nodes] + 1) % 3
+    heavy = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config,
+                                  pseudo=PseudoLabels(test_nodes, wrong, torch.ones(10)))  # fmt: skip
+    light = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config,
+                                  pseudo=PseudoLabels(test_nodes, wrong, torch.full((10,), 1e-6)))  # fmt: skip
+    alone = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
+    assert not torch.equal(heavy.probs, alone.probs)
+    agree = lambda r: float((r.probs[test_nodes].argmax(-1) == wrong).float().mean())  # noqa: E731
+    assert agree(heavy) > agree(light)
+    val_node = split.val.nonzero().view(-1)[:1]
+    with pytest.raises(ValueError, match="validation"):
+        train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config,
+                              pseudo=PseudoLabels(val_node, small_graph.y[val_node], torch.ones(1)))  # fmt: skip

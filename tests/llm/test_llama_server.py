@@ -54,3 +54,13 @@ def test_free_text(llama_server, store_path):
     with LLMClient(_config(llama_server), store=store_path) as client:
         result = client.ask("Say hello.", max_tokens=10)
     assert result.text.strip() and result.usage.completion_tokens <= 10
+
+
+def test_label_probabilities_over_http_or_a_plain_answer_where_the_server_gives_none(llama_server, store_path):
+    spec = Labels(labels=LABELS.labels, max_explanation_chars=60, probabilities=True)
+    request = ChatRequest.from_prompt("Which field? Backpropagation through time.", output=spec, max_tokens=60)
+    with LLMClient(_config(llama_server), store=store_path) as client:
+        result = client.complete(request)
+    assert result.ok and result.label in LABELS.labels, result
+    if result.label_probs is not None:  # a server started with --logits_all reports them
+        assert sum(result.label_probs.values()) == pytest.approx(1.0)

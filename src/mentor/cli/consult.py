@@ -15,7 +15,18 @@ from rich.table import Table
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.graph import DatasetArgument
 from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
-from mentor.consult import Consultation, ConsultConfig, RoundReport, summary, write_outputs
+from mentor.consult import (
+    STRATEGIES,
+    Consultation,
+    ConsultConfig,
+    GatedConsultation,
+    RoundReport,
+    gated_summary,
+    make_consultation,
+    summary,
+    write_gated_outputs,
+    write_outputs,
+)
 from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
 from mentor.consult.prompt import estimate_tokens
 from mentor.graph.backbones import BACKBONES
@@ -27,22 +38,62 @@ stdout = Console()
 @with_llm_options(exclude=("max_calls", "max_input_tokens", "max_output_tokens"))
 def consult(
     dataset: DatasetArgument,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="gated: ask about unlabelled nodes where validation says the LLM "
+            "beats the GNN | login: LOGIN's loop over training nodes."
+        ),
+    ] = "gated",
     model: Annotated[str, typer.Option(help=f"GNN backbone: {', '.join(BACKBONES)}.")] = "gcn",
     rounds: Annotated[int, typer.Option(min=1, help="Consultation rounds.")] = 2,
     max_calls: Annotated[
         Optional[int], typer.Option("--max-calls", min=1, help="LLM answers over all rounds (also a hard budget).")
     ] = None,
-    fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Training nodes consulted per round.")] = 0.1,
-    select: Annotated[str, typer.Option(help="uncertainty | random (same number of calls).")] = "uncertainty",
+    budget: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="gated: LLM calls as a share of the graph's nodes, calibration included."),
+    ] = 0.1,
+    calibration: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="gated: share of the budget spent on validation nodes to calibrate the gate."
+        ),
+    ] = 0.4,
+    min_gain: Annotated[
+        int,
+        typer.Option(
+            min=1, help="gated: validation nodes the routing rule must gain over the GNN for the gate to open."
+        ),
+    ] = 2,
+    cascade: Annotated[bool, typer.Option(help="gated: a routed node's final prediction is the LLM's label.")] = True,
+    teach: Annotated[
+        bool, typer.Option(help="gated: routed answers become pseudo-labels; the GNN is retrained.")
+    ] = True,
+    selection_margin: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="gated: validation-accuracy gain a retrained GNN needs to replace the kept one."
+        ),
+    ] = 0.02,
+    fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="login: training nodes consulted per round.")] = 0.1,
+    select: Annotated[str, typer.Option(help="login: uncertainty | random (same number of calls).")] = "uncertainty",
     features: Annotated[str, typer.Option(help="minilm | bow | a sentence-transformers model name.")] = "minilm",
     split: Annotated[Optional[str], typer.Option(help="Default: public if the data set has it, else random.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, training and random selection.")] = 0,
-    augment: Annotated[bool, typer.Option(help="Right answer: add the explanation to the node's text.")] = True,
-    prune: Annotated[bool, typer.Option(help="Wrong answer: prune the node's dissimilar edges.")] = True,
+    augment: Annotated[
+        bool,
+        typer.Option(help="Add the explanation of an accepted (gated) or right (login) answer to the node's text."),
+    ] = True,
+    prune: Annotated[bool, typer.Option(help="login: wrong answer: prune the node's dissimilar edges.")] = True,
     prune_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine below which an edge goes.")] = 0.1,
-    show_gnn_prediction: Annotated[bool, typer.Option(help="Show the GNN's predictions in prompts.")] = True,
-    show_neighbour_labels: Annotated[bool, typer.Option(help="Show neighbours' training labels.")] = True,
-    max_prompt_tokens: Annotated[int, typer.Option(min=200, help="Estimated prompt size limit.")] = 1500,
+    show_gnn_prediction: Annotated[
+        Optional[bool], typer.Option(help="Show the GNN's predictions in prompts (default: gated no, login yes).")
+    ] = None,
+    show_neighbour_labels: Annotated[
+        Optional[bool], typer.Option(help="Show neighbours' training labels (default: gated no, login yes).")
+    ] = None,
+    max_prompt_tokens: Annotated[int, typer.Option(min=200, help="Estimated prompt size limit.")] = 600,
     templates: Annotated[Optional[Path], typer.Option(help="Directory with system.txt and user.txt.")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 500,
     patience: Annotated[int, typer.Option(min=1)] = 100,
@@ -53,7 +104,9 @@ def consult(
     store: StoreOption = None,
     llm_config: Optional[LLMConfig] = None,  # filled in by with_llm_options
 ) -> None:
-    """Train a GNN, consult the LLM on its most uncertain training nodes, act on the answers, retrain."""
+    """Train a GNN, consult the LLM on the nodes it is unsure of, feed the answers back, retrain."""
+    if strategy not in STRATEGIES:
+        raise typer.BadParameter(f"expected one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     if model.lower() not in BACKBONES:
         raise typer.BadParameter(f"expected one of {', '.join(BACKBONES)}", param_hint="--model")
     if select not in ("uncertainty", "random"):
@@ -63,26 +116,78 @@ def consult(
     llm_config = llm_config.model_copy(update={"limits": llm_config.limits.model_copy(update={"max_calls": max_calls})})
     with user_errors():
         config = ConsultConfig(
-            dataset=dataset, data_root=data_root, model=model.lower(), features=features, split=split, seed=seed,
-            rounds=rounds, max_calls=max_calls, fraction=fraction, select=select, augment=augment, prune=prune,
+            dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
+            split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
+            min_gain=min_gain, cascade=cascade, teach=teach, selection_margin=selection_margin,
+            fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
             epochs=epochs, patience=patience,
         )  # fmt: skip
-        out = out or Path("runs") / f"{Path(dataset).name.replace(':', '-')}-{config.model}-seed{seed}"
+        name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"
+        out = out or Path("runs") / name
         with LLMClient(llm_config, store=store) as client:
-            consultation = Consultation(config, client, progress=not as_json)
+            consultation = make_consultation(config, client, progress=not as_json)
             if dry_run:
                 _plan(consultation, client, as_json)
                 return
             started = time.perf_counter()
-            result = consultation.run(on_round=None if as_json else _show_round)
-            payload = summary(result, client, time.perf_counter() - started)
-            write_outputs(out, result, payload)
+            if isinstance(consultation, GatedConsultation):
+                gated = consultation.run(on_event=None if as_json else lambda message: stderr.print(message))
+                payload = gated_summary(gated, client, time.perf_counter() - started)
+                _fail_if_nothing_answered(payload)
+                write_gated_outputs(out, gated, payload)
+            else:
+                result = consultation.run(on_round=None if as_json else _show_round)
+                payload = summary(result, client, time.perf_counter() - started)
+                _fail_if_nothing_answered(payload)
+                write_outputs(out, result, payload)
     if as_json:
         typer.echo(json.dumps(payload))
         return
-    _show_result(payload, out)
+    if payload["strategy"] == "gated":
+        _show_gated(payload, out)
+    else:
+        _show_result(payload, out)
+
+
+def _fail_if_nothing_answered(payload: dict) -> None:
+    """A run that asked and got no answer at all is an error (with the reasons), not a result."""
+    totals = payload["totals"]
+    failures = totals.get("failures") or {}
+    if totals["calls"] == 0 and failures:
+        reasons = ", ".join(f"{reason} ×{count}" for reason, count in sorted(failures.items()))
+        stderr.print(f"[red]error:[/] every LLM call failed ({reasons}); no result was written. "
+                     "`mentor llm stats` and the store's failure log have the details.")  # fmt: skip
+        raise typer.Exit(1)
+
+
+def _show_gated(payload: dict, out: Path) -> None:
+    table = Table(title=f"{payload['model']} on {payload['dataset']} consulting {payload['llm']['model']} (gated)")
+    consulted, never = payload["after"]["test_consulted"], payload["after"]["test_not_consulted"]
+    for column in ("", "val acc", "test acc", "test F1", f"answered ({consulted['nodes'] if consulted else 0})",
+                   f"never asked ({never['nodes'] if never else 0})"):  # fmt: skip
+        table.add_column(column)
+
+    def cell(block: dict | None, key: str = "acc") -> str:
+        return "–" if block is None else f"{block[key]:.4f}"
+
+    for name, label in (("before", "GNN alone"), ("after_gnn", "GNN after teaching"), ("after", "final (cascade)")):
+        scores = payload[name]
+        table.add_row(label, cell(scores["val"]), cell(scores["test"]), cell(scores["test"], "macro_f1"),
+                      cell(scores["test_consulted"]), cell(scores["test_not_consulted"]))  # fmt: skip
+    stdout.print(table)
+    gate, totals = payload["gate"]["calibration"], payload["totals"]
+    stdout.print(
+        f"gate {'open' if gate['open'] else 'closed'}: {gate['reason']} (LLM {gate['llm_accuracy']}, GNN "
+        f"{gate['gnn_accuracy']} on {gate['calibration_nodes']} calibration nodes)"
+    )
+    stdout.print(
+        f"{totals['calls']} answers of a budget of {totals['budget']} ({totals['new_calls']} new calls, "
+        f"{totals['calibration_calls']} for calibration, {totals['accepted']} accepted), kept round "
+        f"{payload['selected_round']}, LLM {totals['spent_llm_seconds']:.0f} s"
+    )
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl")
 
 
 def _show_round(event: str, report: RoundReport) -> None:
@@ -119,9 +224,16 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
     config = consultation.config
     x = consultation.features()
     result = consultation.train(x)
-    plan = config.calls_per_round(int(consultation.split.train.sum()))
-    nodes = consultation.select(result, x, plan[0], 1, {})
-    requests = consultation.requests(nodes, consultation.view(result))
+    if isinstance(consultation, GatedConsultation):
+        # Calibration is planned exactly; what follows depends on the gate, so the budget is its upper bound.
+        nodes = consultation.calibration_nodes(result)
+        requests = consultation.requests(nodes, consultation.prompt_view(result))
+        budget = config.budget_calls(consultation.graph.num_nodes)
+        plan = [len(nodes), budget - len(nodes)]
+    else:
+        plan = config.calls_per_round(int(consultation.split.train.sum()))
+        nodes = consultation.select(result, x, plan[0], 1, {})
+        requests = consultation.requests(nodes, consultation.view(result))
     prompt_tokens = [sum(estimate_tokens(m.content) for m in r.messages) for r in requests]
     stored = sum(r.key(client.identity) in client.store for r in requests)
     calls = sum(plan)
@@ -132,9 +244,10 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
         "dataset": consultation.graph.name,
         "split": consultation.split_name,
         "training_nodes": int(consultation.split.train.sum()),
-        "calls_per_round": plan,
-        "round1_nodes": nodes,
-        "round1_already_in_store": stored,
+        "strategy": config.strategy,
+        "calls_per_round" if config.strategy == "login" else "calibration_then_at_most": plan,
+        "round1_nodes" if config.strategy == "login" else "calibration_nodes": nodes,
+        "round1_already_in_store" if config.strategy == "login" else "calibration_already_in_store": stored,
         "estimated_prompt_tokens": round(mean_prompt * calls),
         "max_completion_tokens": max_answer * calls,
         "estimated_cost": round(client.budget.price.cost(round(mean_prompt * calls), max_answer * calls), 4),

@@ -7,34 +7,66 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+Strategy = Literal["gated", "login"]
+
+#: Prompt defaults per strategy: gated prompts are blind (no GNN prediction, no training labels), so they do not
+#: depend on the seed or the GNN and the response store answers each node once for every run.
+_PROMPT_DEFAULTS: dict[str, dict[str, bool]] = {
+    "gated": {"show_gnn_prediction": False, "show_neighbour_labels": False},
+    "login": {"show_gnn_prediction": True, "show_neighbour_labels": True},
+}
+
 
 class ConsultConfig(BaseModel):
-    """Everything that determines a run's result (with the data and the LLM's answers)."""
+    """Everything that determines a run's result (with the data and the LLM's answers).
+
+    ``strategy="gated"`` (see :mod:`mentor.consult.gated`) asks about nodes without a training label, gated by a
+    rule calibrated on validation nodes; ``strategy="login"`` (:mod:`mentor.consult.loop`) is LOGIN's loop over
+    training nodes.
+    """
 
     model_config = ConfigDict(frozen=True)
     dataset: str
     data_root: Path | None = None
+    strategy: Strategy = "gated"
     model: str = "gcn"
     features: str = "minilm"
     split: str | None = Field(default=None, description="default: public if the data set has it, else random")
     seed: int = 0
     rounds: int = Field(default=2, ge=1)
     max_calls: int | None = Field(default=None, ge=1, description="LLM answers over all rounds")
-    fraction: float = Field(default=0.1, gt=0, le=1, description="training nodes consulted per round")
+    fraction: float = Field(default=0.1, gt=0, le=1, description="login: training nodes consulted per round")
+    budget: float = Field(default=0.1, gt=0, le=1, description="gated: LLM calls as a share of the graph's nodes, "
+                          "calibration included (max_calls overrides)")  # fmt: skip
+    calibration: float = Field(default=0.4, gt=0, le=1,
+                               description="gated: share of the budget spent on validation nodes")  # fmt: skip
+    min_gain: int = Field(default=2, ge=1, description="gated: calibration nodes the rule must gain to open")
+    cascade: bool = Field(default=True, description="gated: a routed node's prediction is the LLM's label")
+    teach: bool = Field(default=True, description="gated: routed answers become pseudo-labels; retrain")
+    selection_margin: float = Field(default=0.02, ge=0, le=1,
+                                    description="gated: validation gain a later round needs to be kept")  # fmt: skip
     select: Literal["uncertainty", "random"] = "uncertainty"
     uncertainty: Literal["variance", "entropy", "margin"] = "variance"
     mc_passes: int = Field(default=20, ge=2)
     augment: bool = True
     prune: bool = True
     prune_threshold: float = Field(default=0.1, ge=-1, le=1)
-    show_gnn_prediction: bool = True
-    show_neighbour_labels: bool = True
-    node_text_chars: int = Field(default=1500, ge=50)
-    neighbour_text_chars: int = Field(default=200, ge=20)
-    max_prompt_tokens: int = Field(default=1500, ge=200)
+    show_gnn_prediction: bool | None = Field(default=None, description="None: False for gated, True for login")
+    show_neighbour_labels: bool | None = Field(default=None, description="None: False for gated, True for login")
+    node_text_chars: int = Field(default=1000, ge=50)
+    neighbour_text_chars: int = Field(default=150, ge=20)
+    max_prompt_tokens: int = Field(default=600, ge=200)
     templates: Path | None = None
     epochs: int = Field(default=500, ge=1)
     patience: int = Field(default=100, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_defaults(cls, values: object) -> object:
+        if isinstance(values, dict):
+            defaults = _PROMPT_DEFAULTS.get(values.get("strategy", "gated"), {})
+            values = {**values, **{k: v for k, v in defaults.items() if values.get(k) is None}}
+        return values
 
     @model_validator(mode="after")
     def _features_with_text(self) -> ConsultConfig:
@@ -44,8 +76,12 @@ class ConsultConfig(BaseModel):
             )
         return self
 
+    def budget_calls(self, num_nodes: int) -> int:
+        """gated: the LLM calls a run may make (calibration included)."""
+        return self.max_calls if self.max_calls is not None else max(1, round(self.budget * num_nodes))
+
     def calls_per_round(self, num_train: int) -> list[int]:
-        """Consultations planned in each round."""
+        """login: consultations planned in each round."""
         if self.max_calls is not None:
             base, extra = divmod(self.max_calls, self.rounds)
             return [base + (1 if r < extra else 0) for r in range(self.rounds)]

@@ -20,6 +20,7 @@ from mentor.consult.actions import augment_text, dissimilar_edges, remove_edges
 from mentor.consult.config import ConsultConfig
 from mentor.consult.prompt import NodeView, PromptOptions, build_prompt, load_templates, neighbour_lists, prompt_hash
 from mentor.graph import (
+    PseudoLabels,
     SentenceEncoder,
     TextGraph,
     TrainConfig,
@@ -49,6 +50,8 @@ class RoundReport:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    spent_cost: float = 0.0  # what the answers cost when they were made (also by an earlier, killed run)
+    spent_llm_seconds: float = 0.0
     agree_with_gnn: int = 0
     agree_with_neighbour_majority: int = 0
     with_neighbour_majority: int = 0
@@ -127,8 +130,9 @@ class Consultation:
         assert self.encoder is not None
         return self.encoder.encode(texts, progress=self.progress)
 
-    def train(self, x: Tensor) -> TrainResult:
-        return train_node_classifier(x, self.graph.edge_index, self.graph.y, self.split, self.train_config)
+    def train(self, x: Tensor, pseudo: PseudoLabels | None = None) -> TrainResult:
+        return train_node_classifier(x, self.graph.edge_index, self.graph.y, self.split, self.train_config,
+                                     pseudo=pseudo, num_classes=self.graph.num_classes)  # fmt: skip
 
     def select(self, result: TrainResult, x: Tensor, k: int, round_: int, consulted: dict[int, tuple]) -> list[int]:
         """Training nodes to consult: not consulted before unless their neighbourhood changed since."""
@@ -201,6 +205,8 @@ class Consultation:
                 report.prompt_tokens += answer.usage.prompt_tokens
                 report.completion_tokens += answer.usage.completion_tokens
                 report.cost += 0.0 if answer.cached else answer.cost
+                report.spent_cost += answer.cost
+                report.spent_llm_seconds += answer.latency_s
                 report.agree_with_gnn += record["gnn_prediction"] == answer.label
                 if record["neighbour_majority"] is not None:
                     report.with_neighbour_majority += 1
@@ -276,8 +282,3 @@ class Consultation:
         before = self.graph.edge_index.size(1)
         self.graph.data.edge_index = remove_edges(self.graph.edge_index, pairs)
         report.edges_pruned = (before - self.graph.edge_index.size(1)) // 2
-
-
-def run(config: ConsultConfig, client: LLMClient, **kwargs: Any) -> ConsultResult:
-    """Run the consultation loop; see :class:`Consultation`."""
-    return Consultation(config, client, **kwargs).run()

@@ -37,11 +37,11 @@ def quote(text: str, limit: int) -> str:
 class PromptOptions:
     show_gnn_prediction: bool = True
     show_neighbour_labels: bool = True
-    node_text_chars: int = 1500
-    neighbour_text_chars: int = 200
-    max_prompt_tokens: int = 1500
-    max_explanation_chars: int = 400
-    max_answer_tokens: int = 200
+    node_text_chars: int = 1000
+    neighbour_text_chars: int = 150
+    max_prompt_tokens: int = 600
+    max_explanation_chars: int = 200
+    max_answer_tokens: int = 100
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def build_prompt(
     node: int, view: NodeView, options: PromptOptions, templates: tuple[Template, Template]
 ) -> ChatRequest:
     """The consultation request for ``node``; neighbours are added most informative first while the estimated
-    prompt stays within ``options.max_prompt_tokens``; the rest are summarised as counts per class."""
+    prompt stays within ``options.max_prompt_tokens``; the rest are summarised as counts per class. The answer
+    carries the LLM's probability of each class where the backend reports token log-probabilities."""
     system, user = templates
     one_hop = view.neighbours[node]
     seen = {node, *one_hop}
@@ -94,14 +95,16 @@ def build_prompt(
         **fields, n1_shown=0, n1_total=len(one_hop), neighbours_1="", n2_shown=0, n2_total=len(two_hop), neighbours_2=""
     )
     budget = options.max_prompt_tokens - estimate_tokens(base)
-    lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view), view, options, budget)
-    lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view), view, options, budget)
+    lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view, options), view, options, budget)
+    lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view, options), view, options, budget)
     content = user.substitute(
         **fields,
         n1_shown=len(lines1), n1_total=len(one_hop), neighbours_1=_join(lines1, rest1, view, options),
         n2_shown=len(lines2), n2_total=len(two_hop), neighbours_2=_join(lines2, rest2, view, options),
     )  # fmt: skip
-    output = Labels(labels=tuple(view.class_names), max_explanation_chars=options.max_explanation_chars)
+    output = Labels(
+        labels=tuple(view.class_names), max_explanation_chars=options.max_explanation_chars, probabilities=True
+    )
     messages = (Message(role="system", content=system.substitute()), Message(role="user", content=content))
     return ChatRequest(messages=messages, output=output, decoding={"max_tokens": options.max_answer_tokens})
 
@@ -111,9 +114,17 @@ def prompt_hash(request: ChatRequest) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _ranked(nodes: list[int], view: NodeView) -> list[int]:
-    """Labelled (training) neighbours first, then by the GNN's confidence, then by id."""
-    return sorted(nodes, key=lambda u: (int(view.known_labels[u]) < 0, -float(view.confidence[u]), u))
+def _ranked(nodes: list[int], view: NodeView, options: PromptOptions) -> list[int]:
+    """Neighbours in the order they are shown: labelled (training) ones first if labels are shown, then by the
+    GNN's confidence if its predictions are shown, then by id. So a blind prompt depends on the graph alone, not
+    on the split or the GNN, and the response store answers it once for every seed."""
+
+    def key(u: int) -> tuple[bool, float, int]:
+        labelled = options.show_neighbour_labels and int(view.known_labels[u]) >= 0
+        confidence = float(view.confidence[u]) if options.show_gnn_prediction else 0.0
+        return (not labelled, -confidence, u)
+
+    return sorted(nodes, key=key)
 
 
 def _tag(u: int, view: NodeView, options: PromptOptions) -> str | None:

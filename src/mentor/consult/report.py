@@ -1,4 +1,5 @@
-"""What a consultation run leaves behind: ``result.json``, ``consultations.jsonl``, ``accuracy_vs_calls.png``.
+"""What a consultation run leaves behind: ``result.json``, ``consultations.jsonl`` and, for the login strategy,
+``accuracy_vs_calls.png``.
 
 Each file is written to a temporary name and renamed into place, so an interrupted run leaves no half-written
 file.
@@ -7,11 +8,16 @@ file.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mentor import outputs
+from mentor.consult.gated import GatedResult, subset_metrics
 from mentor.consult.loop import ConsultResult
+from mentor.consult.prompt import prompt_hash
 from mentor.llm import LLMClient
 
 
@@ -28,19 +34,17 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
                     "prompt_tokens", "completion_tokens")
     }  # fmt: skip
     totals["cost"] = round(sum(r.cost for r in answered), 6)
+    totals["spent_cost"] = round(sum(r.spent_cost for r in answered), 6)
+    totals["spent_llm_seconds"] = round(sum(r.spent_llm_seconds for r in answered), 3)
+    totals["failures"] = dict(sum((Counter(r.failures) for r in answered), Counter()))
     totals["llm_accuracy"] = round(totals["llm_correct"] / totals["answered"], 4) if totals["answered"] else None
     totals["llm_seconds"] = round(sum(r.llm_seconds for r in answered), 3)
     return {
+        "strategy": "login",
         "dataset": result.graph.name,
         "split": result.config.split or ("public" if "public" in result.graph.splits else "random"),
         "model": result.config.model,
-        "llm": {
-            "spec": client.config.llm,
-            "model": client.model,
-            "endpoint": client.endpoint,
-            "identity": client.identity,
-            "run_id": client.run_id,
-        },  # fmt: skip
+        "llm": _llm(client),
         "before": result.before,
         "after": result.after,
         "best_round": result.best_round,
@@ -87,3 +91,108 @@ def plot_accuracy_vs_calls(payload: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, format="png")
     plt.close(figure)
+
+
+# -- the gated strategy -----------------------------------------------------------------------------------------
+
+
+def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dict[str, Any]:
+    """``result.json`` of a gated run. ``after`` is the final prediction (cascade over the kept GNN),
+    ``after_gnn`` the kept GNN alone (what the small model learned); each is scored on validation, on test, and
+    on the test nodes the LLM answered (``test_consulted``) and never saw (``test_not_consulted``)."""
+    graph, split, y = result.graph, result.split, result.graph.y
+    answered = torch.zeros(graph.num_nodes, dtype=torch.bool)
+    asked = torch.zeros(graph.num_nodes, dtype=torch.bool)
+    for item in result.asked:
+        asked[item.node] = True
+        answered[item.node] |= item.answer.ok
+
+    def scores(predictions: torch.Tensor) -> dict[str, Any]:
+        return {
+            "val": subset_metrics(predictions, y, split.val),
+            "test": subset_metrics(predictions, y, split.test),
+            "test_consulted": subset_metrics(predictions, y, split.test & answered),
+            "test_not_consulted": subset_metrics(predictions, y, split.test & ~asked),
+        }
+
+    on_test = [a for a in result.answered if a.part == "test"]
+    ok = [a.answer for a in result.answered]
+    return {
+        "strategy": "gated",
+        "dataset": graph.name,
+        "split": result.config.split or ("public" if "public" in graph.splits else "random"),
+        "model": result.config.model,
+        "llm": _llm(client),
+        "before": scores(result.before.probs.argmax(-1)),
+        "after": scores(result.predictions),
+        "after_gnn": scores(result.selected.probs.argmax(-1)),
+        "selected_round": result.selected_round,
+        "gate": {
+            "open": result.calibration_gate.open,
+            "calibration": result.calibration_gate.as_dict(),
+            "rounds": [r.gate.as_dict() for r in result.rounds],
+        },
+        "llm_accuracy_on_test_consulted": (
+            round(sum(a.label == int(y[a.node]) for a in on_test) / len(on_test), 4) if on_test else None
+        ),
+        "totals": {
+            "budget": result.config.budget_calls(graph.num_nodes),
+            "asked": len(result.asked),
+            "calls": len(ok),
+            "calibration_calls": sum(a.phase == "calibration" for a in result.answered),
+            "accepted": sum(a.accepted for a in result.asked),
+            "new_calls": sum(not a.cached for a in ok),
+            "prompt_tokens": sum(a.usage.prompt_tokens for a in ok),
+            "completion_tokens": sum(a.usage.completion_tokens for a in ok),
+            "cost": round(sum(a.cost for a in ok if not a.cached), 6),
+            # What the answers used cost when they were made, also by an earlier (killed) run of the same job.
+            "spent_cost": round(sum(a.cost for a in ok), 6),
+            "spent_llm_seconds": round(sum(a.latency_s for a in ok), 3),
+            "llm_seconds": round(result.llm_seconds, 3),
+            "failures": result.failures,
+        },
+        "rounds": [r.as_dict() for r in result.rounds],
+        "seconds": round(seconds, 3),
+        "config": result.config.model_dump(mode="json"),
+        "versions": versions(),
+    }
+
+
+def gated_records(result: GatedResult) -> list[dict[str, Any]]:
+    """One line of ``consultations.jsonl`` per node asked. Correctness is recorded for calibration (validation)
+    nodes only: it is what the gate was fitted on; test scores are in ``result.json``."""
+    names, graph = result.graph.class_names, result.graph
+    records = []
+    for item in result.asked:
+        answer = item.answer
+        records.append({
+            "phase": item.phase,
+            "node": item.node,
+            "node_id": graph.node_ids[item.node] if graph.node_ids else item.node,
+            "part": item.part,
+            "prompt_hash": prompt_hash(item.request),
+            "store_key": answer.key,
+            "answer": answer.label if answer.ok else None,
+            "label_probs": answer.label_probs if answer.ok else None,
+            "llm_confidence": round(item.llm_confidence, 4) if answer.ok else None,
+            "explanation": answer.parsed.get("explanation") if answer.ok and answer.parsed else None,
+            "gnn_prediction": names[item.gnn_prediction],
+            "gnn_confidence": round(item.gnn_confidence, 4),
+            "accepted": item.accepted,
+            "correct": (item.label == int(graph.y[item.node])) if item.part == "val" and answer.ok else None,
+            "cached": bool(answer.cached) if answer.ok else None,
+            "failure": None if answer.ok else answer.reason,
+        })  # fmt: skip
+    return records
+
+
+def write_gated_outputs(out: Path, result: GatedResult, payload: dict[str, Any]) -> None:
+    """``consultations.jsonl`` and ``result.json`` of a gated run (each written atomically)."""
+    outputs.write_text(out / "consultations.jsonl",
+                       "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in gated_records(result)))  # fmt: skip
+    outputs.write_json(out / "result.json", payload)
+
+
+def _llm(client: LLMClient) -> dict[str, Any]:
+    return {"spec": client.config.llm, "model": client.model, "endpoint": client.endpoint,
+            "identity": client.identity, "run_id": client.run_id}  # fmt: skip

@@ -6,7 +6,7 @@ from mentor.graph.datasets import load_dataset, make_synthetic
 from mentor.graph.features import SentenceEncoder, node_features
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
-from mentor.graph.train import TrainConfig, TrainResult, evaluate, train_node_classifier
+from mentor.graph.train import PseudoLabels, TrainConfig, TrainResult, evaluate, train_node_classifier
 from mentor.graph.uncertainty import mc_dropout_probs, select_uncertain, uncertainty_scores
 from mentor.graph.validate import validate
 
@@ -14,6 +14,7 @@ __all__ = [
     "BACKBONES",
     "DataError",
     "DatasetNotFound",
+    "PseudoLabels",
     "SentenceEncoder",
     "Split",
     "TextGraph",

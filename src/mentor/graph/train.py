@@ -71,16 +71,37 @@ def evaluate(probs: Tensor, y: Tensor, split: Split) -> dict[str, dict[str, floa
     return out
 
 
+@dataclass(frozen=True)
+class PseudoLabels:
+    """Extra training targets for nodes without a training label: ``labels[i]`` for ``nodes[i]``, with a loss
+    weight ``weights[i]`` in (0, 1] (a training label weighs 1)."""
+
+    nodes: Tensor
+    labels: Tensor
+    weights: Tensor
+
+    def __post_init__(self) -> None:
+        if not (self.nodes.shape == self.labels.shape == self.weights.shape and self.nodes.dim() == 1):
+            raise ValueError("pseudo-label nodes, labels and weights must be 1-D tensors of one length")
+
+
 def train_node_classifier(
-    x: Tensor, edge_index: Tensor, y: Tensor, split: Split, config: TrainConfig | None = None
+    x: Tensor,
+    edge_index: Tensor,
+    y: Tensor,
+    split: Split,
+    config: TrainConfig | None = None,
+    pseudo: PseudoLabels | None = None,
+    num_classes: int | None = None,
 ) -> TrainResult:
-    """Train ``config.model`` on ``split.train``; keep the epoch with the best validation accuracy (ties: lower
-    validation loss). Seeded: the same inputs and seed give the same model on CPU."""
+    """Train ``config.model`` on ``split.train`` (and ``pseudo``, which may not touch training or validation
+    nodes); keep the epoch with the best validation accuracy (ties: lower validation loss). Seeded: the same
+    inputs and seed give the same model on CPU. ``num_classes`` defaults to ``y.max() + 1``."""  # fmt: skip
     config = config or TrainConfig()
     if not bool(split.val.any()):
         raise ValueError("model selection needs validation nodes; the split has none")
     seed_everything(config.seed)
-    num_classes = int(y.max()) + 1
+    num_classes = num_classes or int(y.max()) + 1
     hparams = {k: v for k, v in (("hidden", config.hidden), ("dropout", config.dropout)) if v is not None}
     model = build_backbone(config.model, x.size(1), num_classes, x.size(0), **hparams)
     defaults = OPTIMISER_DEFAULTS[config.model.lower()]
@@ -91,6 +112,13 @@ def train_node_classifier(
     )
     train_idx, val_idx = split.train.nonzero().view(-1), split.val.nonzero().view(-1)
     y_train, y_val = y[train_idx], y[val_idx]
+    weights: Tensor | None = None
+    if pseudo is not None and pseudo.nodes.numel():
+        if bool((split.train | split.val)[pseudo.nodes].any()):
+            raise ValueError("pseudo-labels may not be given to training or validation nodes")
+        train_idx = torch.cat([train_idx, pseudo.nodes])
+        y_train = torch.cat([y_train, pseudo.labels])
+        weights = torch.cat([torch.ones(y_train.numel() - pseudo.nodes.numel()), pseudo.weights.float()])
     best = (-1.0, float("inf"))
     best_state: dict[str, Tensor] = {}
     best_epoch, since_best, history = 0, 0, []
@@ -99,7 +127,11 @@ def train_node_classifier(
     for epoch in range(1, config.epochs + 1):
         model.train()
         optimiser.zero_grad()
-        loss = F.cross_entropy(model(x, edge_index)[train_idx], y_train)
+        logits = model(x, edge_index)[train_idx]
+        if weights is None:
+            loss = F.cross_entropy(logits, y_train)
+        else:
+            loss = (F.cross_entropy(logits, y_train, reduction="none") * weights).sum() / weights.sum()
         loss.backward()
         optimiser.step()
         model.eval()

@@ -21,7 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from mentor.llm.backends import Backend, BackendError, describe, make_backend
 from mentor.llm.budget import Budget, BudgetExceeded
 from mentor.llm.config import LLMConfig
-from mentor.llm.output import InvalidOutput, parse_output
+from mentor.llm.logprobs import label_distribution
+from mentor.llm.output import InvalidOutput, Labels, parse_output
 from mentor.llm.store import ResponseStore
 from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
 from mentor.paths import default_store_path
@@ -219,11 +220,15 @@ class LLMClient:
                 except InvalidOutput as error:
                     reason, detail = error.reason, error.detail
                     continue
+                label_probs = None
+                if isinstance(request.output, Labels) and request.output.probabilities and raw.logprobs:
+                    label_probs = label_distribution(request.output.labels, raw.logprobs)
                 completion = Completion(
                     key=key,
                     text=raw.text,
                     parsed=parsed.parsed,
                     label=parsed.label,
+                    label_probs=label_probs,
                     repaired=parsed.repaired,
                     usage=Usage(prompt_tokens=raw.prompt_tokens, completion_tokens=raw.completion_tokens),
                     cost=cost,

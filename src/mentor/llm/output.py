@@ -42,7 +42,9 @@ class InvalidOutput(ValueError):
 class Labels(BaseModel):
     """Answer with exactly one of ``labels`` and, if ``explain``, a short explanation.
 
-    The label comes first in the schema so that a reply cut off by ``max_tokens`` still carries it.
+    The label comes first in the schema so that a reply cut off by ``max_tokens`` still carries it. With
+    ``probabilities`` the answer also carries the model's probability of each label
+    (:attr:`Completion.label_probs`), read from token log-probabilities where the backend reports them.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,6 +52,7 @@ class Labels(BaseModel):
     labels: tuple[str, ...]
     explain: bool = True
     max_explanation_chars: int = Field(default=600, gt=0)
+    probabilities: bool = False
 
     @field_validator("labels")
     @classmethod

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS responses (
     cost REAL NOT NULL,
     latency_s REAL NOT NULL,
     created REAL NOT NULL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    label_probs TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,9 +60,11 @@ CREATE TABLE IF NOT EXISTS hits (
 
 _EXPORT_FIELDS = (
     "key", "model", "model_identity", "endpoint", "request", "text", "parsed", "label", "repaired",
-    "prompt_tokens", "completion_tokens", "cost", "latency_s", "created", "run_id",
+    "prompt_tokens", "completion_tokens", "cost", "latency_s", "created", "run_id", "label_probs",
 )  # fmt: skip
-_JSON_FIELDS = ("request", "parsed")
+_JSON_FIELDS = ("request", "parsed", "label_probs")
+#: Export fields added after the first release: an older export without them still imports.
+_OPTIONAL_FIELDS = ("label_probs",)
 
 
 class StoreError(RuntimeError):
@@ -96,6 +99,9 @@ class ResponseStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+            if "label_probs" not in columns:  # a store written before label probabilities existed
+                self._db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a usable mentor response store ({error})") from None
 
@@ -116,7 +122,7 @@ class ResponseStore:
         with self._lock:
             row = self._db.execute(
                 "SELECT text, parsed, label, repaired, prompt_tokens, completion_tokens, cost, latency_s,"
-                " model, endpoint, created, run_id FROM responses WHERE key = ?",
+                " model, endpoint, created, run_id, label_probs FROM responses WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -138,6 +144,7 @@ class ResponseStore:
             endpoint=row[9],
             created=row[10],
             run_id=row[11],
+            label_probs=None if row[12] is None else json.loads(row[12]),
             cached=True,
         )
 
@@ -145,7 +152,8 @@ class ResponseStore:
         """Commit a fresh answer immediately (autocommit: durable before the caller sees it)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO responses ({', '.join(_EXPORT_FIELDS)})"
+                f" VALUES ({', '.join('?' * len(_EXPORT_FIELDS))})",
                 (
                     completion.key,
                     completion.model,
@@ -162,6 +170,7 @@ class ResponseStore:
                     completion.latency_s,
                     completion.created,
                     completion.run_id,
+                    None if completion.label_probs is None else json.dumps(completion.label_probs),
                 ),
             )
 
@@ -286,6 +295,8 @@ def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
         raise StoreError(f"{where}: not valid JSON ({error.msg})") from None
     if not isinstance(record, dict):
         raise StoreError(f"{where}: expected a JSON object")
+    for optional in _OPTIONAL_FIELDS:
+        record.setdefault(optional, None)
     missing = [field for field in _EXPORT_FIELDS if field not in record]
     if missing:
         raise StoreError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -304,6 +315,11 @@ def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
     for field in ("cost", "latency_s", "created"):
         if not isinstance(record[field], int | float):
             raise StoreError(f"{where}: field {field!r} must be a number")
+    probs = record["label_probs"]
+    if probs is not None and not (
+        isinstance(probs, dict) and all(isinstance(v, int | float) and 0 <= v <= 1 for v in probs.values())
+    ):
+        raise StoreError(f"{where}: field 'label_probs' must be null or an object of probabilities")
     values = []
     for field in _EXPORT_FIELDS:
         value = record[field]

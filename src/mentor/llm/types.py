@@ -54,6 +54,8 @@ class ChatRequest(BaseModel):
     def key(self, model_identity: str) -> str:
         """Stable hash of (model identity, messages, decoding parameters, output schema)."""
         payload = {"model": model_identity, **self.model_dump(mode="json")}
+        if payload["output"] is not None and payload["output"].get("probabilities") is False:
+            del payload["output"]["probabilities"]  # keys of requests made before the field existed stay valid
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -78,6 +80,9 @@ class Completion(BaseModel):
     text: str
     parsed: Any = None
     label: str | None = None
+    #: The model's probability of each allowed label (``Labels(probabilities=True)`` and a backend that reports
+    #: token log-probabilities); ``None`` otherwise.
+    label_probs: dict[str, float] | None = None
     usage: Usage = Usage()
     cost: float = 0.0
     latency_s: float = 0.0

@@ -5,18 +5,30 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.output import FailureReason
 from mentor.llm.types import ChatRequest
 
 
 @dataclass(frozen=True)
 class RawCompletion:
-    """What a backend returns: the reply text and the tokens it cost."""
+    """What a backend returns: the reply text, the tokens it cost and, when asked for, each generated token's
+    log-probability with its most likely alternatives."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+#: Alternatives asked for at each token when label probabilities are wanted (OpenAI's maximum).
+TOP_LOGPROBS = 20
+
+
+def wants_logprobs(request: ChatRequest) -> bool:
+    output = request.output
+    return output is not None and getattr(output, "probabilities", False)
 
 
 class BackendError(RuntimeError):

@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mentor.llm.backends.base import Backend, BackendError, RawCompletion
+from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, wants_logprobs
 from mentor.llm.config import LLMConfig
+from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.models import builtin_model_path
 from mentor.llm.types import ChatRequest
 
@@ -64,6 +65,16 @@ class LlamaCppBackend(Backend):
             kwargs["seed"] = request.decoding.seed
         if request.output is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.output.json_schema()}
+        recorder = None
+        if wants_logprobs(request):
+            # llama-cpp-python's own ``logprobs`` needs ``logits_all=True``, which computes the output layer for
+            # every prompt token (about 3x slower here); a logits processor sees each generated position's raw
+            # logits for free.
+            import numpy as np
+            from llama_cpp import LogitsProcessorList
+
+            recorder = _TopLogprobs(TOP_LOGPROBS, np)
+            kwargs["logits_processor"] = LogitsProcessorList([recorder])
         with self._lock:
             llama = self._load()
             try:
@@ -79,6 +90,7 @@ class LlamaCppBackend(Backend):
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
+            logprobs=recorder.tokens(llama) if recorder is not None else None,
         )
 
     async def complete(self, request: ChatRequest) -> RawCompletion:
@@ -89,3 +101,42 @@ class LlamaCppBackend(Backend):
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+
+class _TopLogprobs:
+    """A logits processor that records, at each generated position, the log-probabilities of the ``k`` most
+    likely tokens and of the token then generated, under the model's raw distribution (before the grammar)."""
+
+    def __init__(self, k: int, np: Any) -> None:
+        self.k, self.np = k, np
+        self.steps: list[tuple[Any, Any]] = []  # (top ids, their logprobs) per position
+        self.chosen: list[float] = []  # logprob of the token generated at each position but the last
+        self.ids: Any = None
+        self._previous: Any = None
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        np = self.np
+        logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
+        if self._previous is not None:
+            self.chosen.append(float(self._previous[int(input_ids[-1])]))
+        top = np.argpartition(logprobs, -self.k)[-self.k :]
+        self.steps.append((top, logprobs[top]))
+        self._previous, self.ids = logprobs, np.array(input_ids)
+        return logits
+
+    def tokens(self, llama: Any) -> tuple[TokenLogprob, ...] | None:
+        if not self.steps or self.ids is None:
+            return None
+        start = len(self.ids) - (len(self.steps) - 1)
+        context = [int(i) for i in self.ids]
+
+        def piece(token: int, position: int) -> str:
+            return llama.detokenize([token], prev_tokens=context[:position]).decode("utf-8", errors="ignore")
+
+        out = []
+        for step, chosen in enumerate(self.chosen):
+            position = start + step
+            top_ids, top_logprobs = self.steps[step]
+            top = {piece(int(t), position): float(lp) for t, lp in zip(top_ids, top_logprobs, strict=True)}
+            out.append(TokenLogprob(token=piece(context[position], position), logprob=chosen, top=top))
+        return tuple(out)

@@ -16,8 +16,9 @@ from typing import Any
 import openai
 
 from mentor.llm.backends import describe, openai_endpoint
-from mentor.llm.backends.base import Backend, BackendError, RawCompletion
+from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, wants_logprobs
 from mentor.llm.config import LLMConfig, StructuredOutput
+from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.types import ChatRequest
 
 _FALLBACK_ORDER: tuple[StructuredOutput, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
@@ -45,6 +46,7 @@ class OpenAICompatBackend(Backend):
         self.endpoint = openai_endpoint(config)
         self._mode: StructuredOutput | None = None if config.structured_output == "auto" else config.structured_output
         self._mode_lock = asyncio.Lock()
+        self._logprobs = True
 
     @property
     def identity(self) -> str:
@@ -99,6 +101,8 @@ class OpenAICompatBackend(Backend):
             kwargs["seed"] = request.decoding.seed
         if request.decoding.stop:
             kwargs["stop"] = list(request.decoding.stop)
+        if wants_logprobs(request) and self._logprobs:
+            kwargs["logprobs"], kwargs["top_logprobs"] = True, TOP_LOGPROBS
         if request.output is not None and mode is not None:
             schema = request.output.json_schema()
             if mode == "json_schema":
@@ -116,6 +120,9 @@ class OpenAICompatBackend(Backend):
         try:
             response = await client.chat.completions.create(messages=messages, **kwargs)
         except openai.APIStatusError as error:
+            if "logprobs" in kwargs and _rejects_logprobs(error):
+                self._logprobs = False  # this endpoint gives none: answer without label probabilities
+                return await self._send(request, mode, client, probing=probing)
             if probing and _rejects_format(error):
                 raise _Unsupported from None
             raise _status_error(error) from None
@@ -132,6 +139,7 @@ class OpenAICompatBackend(Backend):
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             finish_reason=choice.finish_reason,
+            logprobs=_token_logprobs(choice),
         )
 
     async def aclose(self) -> None:
@@ -147,6 +155,22 @@ def _rejects_format(error: openai.APIStatusError) -> bool:
     return error.status_code in (400, 422, 500, 501) and any(
         word in text for word in ("response_format", "json_schema", "schema", "json_object")
     )
+
+
+def _rejects_logprobs(error: openai.APIStatusError) -> bool:
+    # llama.cpp's server without --logits_all answers 500 "logprobs is not supported …"
+    return error.status_code in (400, 422, 500, 501) and "logprob" in f"{error.message} {error.body}".lower()
+
+
+def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return tuple(
+        TokenLogprob(token=entry.token, logprob=float(entry.logprob),
+                     top={alt.token: float(alt.logprob) for alt in entry.top_logprobs or []})
+        for entry in content
+    )  # fmt: skip
 
 
 def _status_error(error: openai.APIStatusError) -> BackendError:

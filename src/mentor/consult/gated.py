@@ -1,0 +1,299 @@
+"""The gated strategy: ask the LLM about the nodes the GNN does not know, where validation says it pays.
+
+1. Train the GNN on the training labels (round 0).
+2. **Calibrate** on validation: ask the LLM about the validation nodes the GNN is least sure of (a share of the
+   budget), and choose the routing rule "GNN confidence <= tau and LLM confidence >= kappa" that gains most
+   validation nodes (:mod:`mentor.consult.gate`). If it gains fewer than ``min_gain``, the gate stays closed and no
+   further call is made. Calibration stops after its first half when the LLM is worse than the GNN there.
+3. In each of ``rounds`` rounds, re-fit the rule on the calibration answers with the current GNN (no call), then
+   ask about the least confident nodes without a training or validation label that it routes, until the budget
+   is spent. An answer the rule accepts is used two ways, each switchable:
+   - **cascade**: the node's final prediction is the LLM's label;
+   - **teaching**: it becomes a pseudo-label weighted by the LLM's confidence (and its explanation is appended to
+     the node's text), and the GNN is retrained, so the small model itself learns from it.
+4. Keep a later round's GNN only if it beats the kept one on validation by more than ``selection_margin``.
+
+Labels used: training labels train; validation labels calibrate the gate and select the round, and calibration
+nodes are never pseudo-labelled; test labels are read only to report the scores. Prompts are blind by default
+(each node's own text and its neighbours' original texts), so they depend on the graph alone and the response
+store answers each node once for every seed, backbone and arm.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from sklearn.metrics import f1_score
+from torch import Tensor
+
+from mentor.consult.actions import augment_text
+from mentor.consult.gate import Calibration, Gate, calibrate
+from mentor.consult.loop import Consultation
+from mentor.consult.prompt import NodeView, build_prompt, neighbour_lists, prompt_hash
+from mentor.graph import PseudoLabels, TrainResult
+from mentor.llm import ChatRequest, Completion, Result
+
+EventHook = Callable[[str], None]
+
+
+@dataclass
+class Asked:
+    """One consultation: which node, in which phase, and what came back."""
+
+    node: int
+    phase: str  # "calibration" or "round N"
+    part: str  # "val", "test" or "unlabelled"
+    request: ChatRequest
+    answer: Result
+    gnn_prediction: int
+    gnn_confidence: float
+    label: int | None = None  # the class index the LLM answered
+    accepted: bool = False
+
+    @property
+    def llm_confidence(self) -> float:
+        """The LLM's probability of its answer (1.0 where the backend gives no probabilities)."""
+        answer = self.answer
+        if not answer.ok or not answer.label_probs or answer.label is None:
+            return 1.0
+        return float(answer.label_probs.get(answer.label, 0.0))
+
+
+@dataclass
+class GatedRound:
+    round: int
+    gate: Gate
+    asked: int = 0
+    answered: int = 0
+    accepted: int = 0
+    texts_augmented: int = 0
+    pseudo_labels: int = 0
+    val_acc: float | None = None
+    kept: bool = False
+    train_seconds: float = 0.0
+    llm_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["gate"] = self.gate.as_dict()
+        return out
+
+
+@dataclass
+class GatedResult:
+    config: Any
+    graph: Any
+    split: Any
+    before: TrainResult
+    selected: TrainResult
+    selected_round: int
+    calibration_gate: Gate
+    rounds: list[GatedRound]
+    asked: list[Asked]
+    predictions: Tensor  # final: cascade over the selected GNN
+    llm_seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    # -- what decided the run (the no-leakage tests compare these under poisoned test labels) ------------------
+
+    def decisions(self) -> dict[str, Any]:
+        return {
+            "asked": [(a.phase, a.node, prompt_hash(a.request)) for a in self.asked],
+            "accepted": [a.node for a in self.asked if a.accepted],
+            "gates": [r.gate.as_dict() for r in self.rounds],
+            "calibration_gate": self.calibration_gate.as_dict(),
+            "selected_round": self.selected_round,
+            "predictions_outside_test": self.predictions[~self.split.test].tolist(),
+            "predictions": self.predictions.tolist(),
+        }
+
+    @property
+    def answered(self) -> list[Asked]:
+        return [a for a in self.asked if a.answer.ok]
+
+
+class GatedConsultation(Consultation):
+    """The gated strategy for one graph, one backbone and one consultant; see the module docstring."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.original_texts = list(self.graph.texts or [])
+        self.neighbours = neighbour_lists(self.graph.edge_index, self.graph.num_nodes)
+
+    # -- prompts ------------------------------------------------------------------------------------------------
+
+    def prompt_view(self, result: TrainResult | None) -> NodeView:
+        """What prompts may show: the original texts (never our augmentations), training labels and, when the
+        options show them, the GNN's predictions."""
+        n = self.graph.num_nodes
+        if result is None:
+            predictions, confidence = torch.zeros(n, dtype=torch.long), torch.zeros(n)
+        else:
+            confidence, predictions = result.probs.max(dim=-1)
+        return NodeView(texts=self.original_texts, class_names=self.graph.class_names, known_labels=self.known,
+                        predictions=predictions, confidence=confidence, neighbours=self.neighbours)  # fmt: skip
+
+    def blind_requests(self, nodes: list[int]) -> list[ChatRequest]:
+        """The prompts of ``nodes`` as this strategy sends them, when they are blind (they need no GNN)."""
+        if self.options.show_gnn_prediction or self.options.show_neighbour_labels:
+            raise ValueError("blind_requests: these prompts show GNN predictions or labels, so they need a GNN")
+        view = self.prompt_view(None)
+        return [build_prompt(node, view, self.options, self.templates) for node in nodes]
+
+    # -- the strategy -------------------------------------------------------------------------------------------
+
+    def run(self, on_event: EventHook | None = None) -> GatedResult:  # type: ignore[override]
+        config, split = self.config, self.split
+        say = on_event or (lambda _message: None)
+        x = self.features()
+        started = time.perf_counter()
+        before = self.train(x)
+        say(f"round 0 (GNN alone): val {before.metrics['val']['acc']:.4f}, train {time.perf_counter() - started:.1f} s")
+        budget = config.budget_calls(self.graph.num_nodes)
+        asked: list[Asked] = []
+        llm_seconds = 0.0
+
+        def ask(nodes: list[int], phase: str, result: TrainResult) -> list[Asked]:
+            nonlocal llm_seconds
+            view = self.prompt_view(result)
+            requests = [build_prompt(node, view, self.options, self.templates) for node in nodes]
+            started = time.perf_counter()
+            answers = self.client.complete_many(requests, progress=self.progress)
+            llm_seconds += time.perf_counter() - started
+            confidence, prediction = result.probs.max(dim=-1)
+            batch = []
+            for node, request, answer in zip(nodes, requests, answers, strict=True):
+                label = self.graph.class_names.index(answer.label) if answer.ok else None
+                batch.append(Asked(node=node, phase=phase, part=self._part(node), request=request, answer=answer,
+                                   gnn_prediction=int(prediction[node]), gnn_confidence=float(confidence[node]),
+                                   label=label))  # fmt: skip
+            asked.extend(batch)
+            return batch
+
+        # Calibration: the least confident validation nodes, in two halves.
+        order = self.calibration_nodes(before)
+        half = math.ceil(len(order) / 2)
+        calibration = ask(order[:half], "calibration", before)
+        gate = self._calibrate(calibration, before)
+        everything = self._calibrate(calibration, before, all_routed=True)
+        if order[half:] and not (everything < 0 and not gate.open):
+            calibration += ask(order[half:], "calibration", before)
+            gate = self._calibrate(calibration, before)
+        say(f"calibration on {len(calibration)} validation nodes: gate {'open' if gate.open else 'closed'} "
+            f"({gate.reason}; tau {gate.tau:.2f}, kappa {gate.kappa:.2f})")  # fmt: skip
+        calibration_gate = gate
+
+        # Rounds: ask what the rule routes, accept, teach, retrain.
+        pool = ~(split.train | split.val)
+        reports: list[GatedRound] = []
+        accepted: dict[int, Asked] = {}
+        current, kept, kept_round = before, before, 0
+        rounds = config.rounds if config.teach else 1
+        for round_ in range(1, rounds + 1):
+            gate = self._calibrate(calibration, current) if round_ > 1 else gate
+            report = GatedRound(round=round_, gate=gate)
+            reports.append(report)
+            if not gate.open:
+                break
+            remaining = budget - len(asked)
+            confidence = current.probs.max(dim=-1).values
+            consulted = {a.node for a in asked}
+            eligible = sorted((v for v in pool.nonzero().view(-1).tolist()
+                               if v not in consulted and gate.routes(float(confidence[v]))),
+                              key=lambda v: (float(confidence[v]), v))  # fmt: skip
+            quota = math.ceil(remaining / (rounds - round_ + 1)) if remaining > 0 else 0
+            llm_before = llm_seconds
+            batch = ask(eligible[:quota], f"round {round_}", current) if quota and eligible else []
+            report.llm_seconds = llm_seconds - llm_before
+            report.asked, report.answered = len(batch), sum(a.answer.ok for a in batch)
+            for item in batch:
+                if item.answer.ok and gate.routes(item.gnn_confidence, item.llm_confidence):
+                    item.accepted = True
+                    accepted[item.node] = item
+            report.accepted = sum(a.accepted for a in batch)
+            if config.teach and report.accepted:
+                if config.augment:
+                    report.texts_augmented = self._augment([a for a in batch if a.accepted])
+                    if report.texts_augmented:
+                        x = self.features()
+                pseudo = PseudoLabels(
+                    nodes=torch.tensor(sorted(accepted), dtype=torch.long),
+                    labels=torch.tensor([accepted[v].label for v in sorted(accepted)], dtype=torch.long),
+                    weights=torch.tensor([accepted[v].llm_confidence for v in sorted(accepted)]),
+                )
+                started = time.perf_counter()
+                current = self.train(x, pseudo=pseudo)
+                report.train_seconds = time.perf_counter() - started
+                report.pseudo_labels = len(accepted)
+                report.val_acc = current.metrics["val"]["acc"]
+                if report.val_acc > kept.metrics["val"]["acc"] + config.selection_margin:
+                    kept, kept_round = current, round_
+            say(f"round {round_}: asked {report.asked}, answered {report.answered}, accepted {report.accepted}"
+                + (f", retrained: val {report.val_acc:.4f}{' (kept)' if kept_round == round_ else ''}"
+                   if report.val_acc is not None else ""))  # fmt: skip
+            if not batch:
+                break
+        for report in reports:
+            report.kept = report.round == kept_round
+        predictions = kept.probs.argmax(dim=-1).clone()
+        if config.cascade:
+            for node, item in accepted.items():
+                predictions[node] = item.label
+        failures = Counter(a.answer.reason for a in asked if not a.answer.ok)
+        return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
+                           selected_round=kept_round, calibration_gate=calibration_gate,
+                           rounds=reports, asked=asked, predictions=predictions, llm_seconds=llm_seconds,
+                           failures=dict(failures))  # fmt: skip
+
+    # -- pieces -------------------------------------------------------------------------------------------------
+
+    def calibration_nodes(self, before: TrainResult) -> list[int]:
+        """The validation nodes asked to calibrate the gate: the GNN's least confident, a share of the budget."""
+        budget = self.config.budget_calls(self.graph.num_nodes)
+        count = min(int(self.split.val.sum()), max(1, round(self.config.calibration * budget)))
+        confidence = before.probs.max(dim=-1).values
+        return sorted(self.split.val.nonzero().view(-1).tolist(), key=lambda v: (float(confidence[v]), v))[:count]
+
+    def _part(self, node: int) -> str:
+        if bool(self.split.val[node]):
+            return "val"
+        return "test" if bool(self.split.test[node]) else "unlabelled"
+
+    def _calibrate(self, calibration: list[Asked], result: TrainResult, all_routed: bool = False) -> Any:
+        """The rule fitted on the answered calibration nodes with ``result``'s GNN (validation labels)."""
+        confidence, prediction = result.probs.max(dim=-1)
+        nodes = [Calibration(node=a.node, gnn_confidence=float(confidence[a.node]),
+                             gnn_correct=int(prediction[a.node]) == int(self.graph.y[a.node]),
+                             llm_confidence=a.llm_confidence, llm_correct=a.label == int(self.graph.y[a.node]))
+                 for a in calibration if a.answer.ok and a.part == "val"]  # fmt: skip
+        if all_routed:
+            return sum(c.llm_correct for c in nodes) - sum(c.gnn_correct for c in nodes)
+        return calibrate(nodes, min_gain=self.config.min_gain)
+
+    def _augment(self, items: list[Asked]) -> int:
+        texts = self.graph.texts or []
+        changed = 0
+        for item in items:
+            explanation = item.answer.parsed.get("explanation", "") if isinstance(item.answer, Completion) else ""
+            new = augment_text(texts[item.node], explanation or "")
+            changed += new != texts[item.node]
+            texts[item.node] = new
+        return changed
+
+
+def subset_metrics(predictions: Tensor, y: Tensor, mask: Tensor) -> dict[str, float | int] | None:
+    """Accuracy and macro-F1 of ``predictions`` on the nodes in ``mask`` (None when it is empty)."""
+    if not bool(mask.any()):
+        return None
+    truth, guess = y[mask].numpy(), predictions[mask].numpy()
+    return {"nodes": int(mask.sum()), "acc": float((truth == guess).mean()),
+            "macro_f1": float(f1_score(truth, guess, average="macro", zero_division=0))}  # fmt: skip
+
+
+__all__ = ["Asked", "GatedConsultation", "GatedResult", "GatedRound", "subset_metrics"]
