@@ -94,8 +94,9 @@ def main() -> None:
         for seed in map(int, args.seeds.split(",")):
             graph = load_dataset(dataset, seed=seed)
             for model in args.models.split(","):
-                base = ConsultConfig(dataset=dataset, model=model, features=args.features, split=_split(dataset),
-                                     seed=seed, rounds=args.rounds, fraction=args.fraction, max_calls=args.max_calls,
+                base = ConsultConfig(dataset=dataset, strategy="login", model=model, features=args.features,
+                                     split=_split(dataset), seed=seed, rounds=args.rounds, fraction=args.fraction,
+                                     max_calls=args.max_calls,
                                      max_prompt_tokens=args.max_prompt_tokens,
                                      show_gnn_prediction=not args.blind,
                                      show_neighbour_labels=not args.blind)  # fmt: skip

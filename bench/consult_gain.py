@@ -67,6 +67,8 @@ def _gated_record(payload: dict[str, Any], seconds: float) -> dict[str, Any]:
         "alone": payload["before"]["test"]["acc"],
         "mentor": payload["after"]["test"]["acc"],
         "mentor_gnn": payload["after_gnn"]["test"]["acc"],
+        "last_gnn": payload["last_gnn"]["test"]["acc"],
+        "last_gnn_not_consulted": acc(payload["last_gnn"]["test_not_consulted"]),
         "alone_not_consulted": acc(payload["before"]["test_not_consulted"]),
         "not_consulted": acc(payload["after"]["test_not_consulted"]),
         "test_not_consulted_nodes": (payload["after"]["test_not_consulted"] or {}).get("nodes", 0),

@@ -62,10 +62,11 @@ def test_a_good_consultant_opens_the_gate_and_its_answers_reach_unlabelled_nodes
 def test_a_consultant_worse_than_the_gnn_closes_the_gate_after_half_the_calibration(graph, store_path):
     client, _ = _client(graph, always_wrong(graph), store_path)
     with client:
-        consultation = GatedConsultation(_config(), client, graph=graph, progress=False)
+        consultation = GatedConsultation(_config(budget=0.5), client, graph=graph, progress=False)
         planned = consultation.calibration_nodes(consultation.train(consultation.features()))
         result = consultation.run()
     assert not result.calibration_gate.open
+    assert len(planned) >= 20  # the first half is large enough to stop on
     assert [a.node for a in result.asked] == planned[: (len(planned) + 1) // 2]
     assert torch.equal(result.predictions, result.before.probs.argmax(-1))  # nothing reached the model
 
@@ -118,7 +119,7 @@ def test_poisoned_test_labels_change_nothing_but_the_test_scores(graph, tmp_path
 
     def without_test_scores(payload):
         out = json.loads(json.dumps(payload))
-        for block in ("before", "after", "after_gnn"):
+        for block in ("before", "after", "after_gnn", "last_gnn"):
             for part in ("test", "test_consulted", "test_not_consulted"):
                 out[block].pop(part)
         out.pop("llm_accuracy_on_test_consulted")

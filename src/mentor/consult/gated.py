@@ -4,7 +4,8 @@
 2. **Calibrate** on validation: ask the LLM about the validation nodes the GNN is least sure of (a share of the
    budget), and choose the routing rule "GNN confidence <= tau and LLM confidence >= kappa" that gains most
    validation nodes (:mod:`mentor.consult.gate`). If it gains fewer than ``min_gain``, the gate stays closed and no
-   further call is made. Calibration stops after its first half when the LLM is worse than the GNN there.
+   further call is made. Calibration stops after its first half (of at least ``MIN_EARLY_CLOSE`` answers) when the
+   LLM is worse than the GNN there.
 3. In each of ``rounds`` rounds, re-fit the rule on the calibration answers with the current GNN (no call), then
    ask about the least confident nodes without a training or validation label that it routes, until the budget
    is spent. An answer the rule accepts is used two ways, each switchable:
@@ -40,6 +41,8 @@ from mentor.graph import PseudoLabels, TrainResult
 from mentor.llm import ChatRequest, Completion, Result
 
 EventHook = Callable[[str], None]
+#: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
+MIN_EARLY_CLOSE = 10
 
 
 @dataclass
@@ -97,6 +100,7 @@ class GatedResult:
     rounds: list[GatedRound]
     asked: list[Asked]
     predictions: Tensor  # final: cascade over the selected GNN
+    last: TrainResult | None = None  # the GNN of the last round, kept or not (a diagnostic)
     llm_seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -182,7 +186,8 @@ class GatedConsultation(Consultation):
         calibration = ask(order[:half], "calibration", before)
         gate = self._calibrate(calibration, before)
         everything = self._calibrate(calibration, before, all_routed=True)
-        if order[half:] and not (everything < 0 and not gate.open):
+        early_close = len(calibration) >= MIN_EARLY_CLOSE and everything < 0 and not gate.open
+        if order[half:] and not early_close:
             calibration += ask(order[half:], "calibration", before)
             gate = self._calibrate(calibration, before)
         say(f"calibration on {len(calibration)} validation nodes: gate {'open' if gate.open else 'closed'} "
@@ -248,7 +253,7 @@ class GatedConsultation(Consultation):
         failures = Counter(a.answer.reason for a in asked if not a.answer.ok)
         return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
                            selected_round=kept_round, calibration_gate=calibration_gate,
-                           rounds=reports, asked=asked, predictions=predictions, llm_seconds=llm_seconds,
+                           rounds=reports, asked=asked, predictions=predictions, last=current, llm_seconds=llm_seconds,
                            failures=dict(failures))  # fmt: skip
 
     # -- pieces -------------------------------------------------------------------------------------------------
