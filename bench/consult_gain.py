@@ -39,7 +39,13 @@ from mentor.consult import Consultation, ConsultConfig, GatedConsultation, gated
 from mentor.graph import SentenceEncoder, load_dataset  # noqa: E402
 from mentor.llm import LLMClient, LLMConfig  # noqa: E402
 
-GATED_ARMS = {"gated": (True, True), "gated-cascade": (True, False), "gated-teach": (False, True)}
+GATED_ARMS = {
+    "gated": {"cascade": True, "teach": True},
+    "gated-cascade": {"cascade": True, "teach": False},
+    "gated-teach": {"cascade": False, "teach": True},
+    # model selection as the issue first proposed it: a retrained GNN must beat the kept one on validation
+    "gated-teach-improve": {"cascade": False, "teach": True, "selection": "improve"},
+}
 RUNS = "consult_gain_runs"
 # Student's t quantiles (two-sided 95 %) for n - 1 degrees of freedom.
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -85,16 +91,38 @@ def _gated_record(payload: dict[str, Any], seconds: float) -> dict[str, Any]:
     }
 
 
+_ALONE: dict[tuple[Any, ...], Any] = {}
+
+
+def _memoised(cls: type) -> type:
+    """``cls`` whose round-0 training (no pseudo-labels) is computed once per backbone, seed and features: it is
+    deterministic, and every arm of a seed starts from it."""
+
+    class Memoised(cls):  # type: ignore[misc, valid-type]
+        def train(self, x: torch.Tensor, pseudo: Any = None) -> Any:
+            if pseudo is not None:
+                return super().train(x, pseudo=pseudo)
+            key = (self.graph.name, self.config.model, self.config.seed, self.split_name, hash(x.numpy().tobytes()))
+            if key not in _ALONE:
+                _ALONE[key] = super().train(x)
+            return _ALONE[key]
+
+    return Memoised
+
+
+Gated, Login = _memoised(GatedConsultation), _memoised(Consultation)
+
+
 def run_gated(config: ConsultConfig, client: LLMClient, graph: Any, encoder: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    result = GatedConsultation(config, client, graph=graph, encoder=encoder, progress=False).run()
+    result = Gated(config, client, graph=graph, encoder=encoder, progress=False).run()
     seconds = time.perf_counter() - started
     return _gated_record(gated_summary(result, client, seconds), seconds)
 
 
 def run_login(config: ConsultConfig, client: LLMClient, graph: Any, encoder: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    result = Consultation(config, client, graph=graph, encoder=encoder, progress=False).run()
+    result = Login(config, client, graph=graph, encoder=encoder, progress=False).run()
     seconds = time.perf_counter() - started
     calls = sum(r.calls for r in result.rounds[1:])
     return {"alone": result.before["test"]["acc"], "mentor": result.after["test"]["acc"],
@@ -106,7 +134,7 @@ def run_login(config: ConsultConfig, client: LLMClient, graph: Any, encoder: Any
 def run_predictor(config: ConsultConfig, client: LLMClient, graph: Any, encoder: Any) -> dict[str, Any]:
     """The LLM's answer on every test node (the GNN's prediction where it gave none)."""
     started = time.perf_counter()
-    consultation = GatedConsultation(config, client, graph=graph, encoder=encoder, progress=False)
+    consultation = Gated(config, client, graph=graph, encoder=encoder, progress=False)
     before = consultation.train(consultation.features())
     test = consultation.split.test.nonzero().view(-1).tolist()
     answers = client.complete_many(consultation.blind_requests(test))
@@ -128,8 +156,10 @@ def main() -> None:
     parser.add_argument("--models", default="gcn,sage,mlp,linkx")
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,1,2")
     parser.add_argument("--budgets", default="0.1,0.25", help="LLM calls as shares of the graph's nodes")
-    parser.add_argument("--arms", default="gated,gated-cascade,gated-teach,login,llm-predictor")
+    parser.add_argument("--arms", default="gated,gated-cascade,gated-teach,gated-teach-improve,login,llm-predictor")
     parser.add_argument("--simulate", default="", help="p values for simulated consultants, e.g. 0.5,0.7,0.9")
+    parser.add_argument("--simulate-budgets", default=None, help="budgets of the simulated arms (default: all)")
+    parser.add_argument("--improve-budgets", default=None, help="budgets of gated-teach-improve (default: all)")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true", help="only rewrite the summary from stored runs")
@@ -159,10 +189,11 @@ def collect(args: argparse.Namespace) -> None:
                                              budget=budget)  # fmt: skip
                         calls = base.budget_calls(graph.num_nodes)
                         for arm in arms:
+                            if arm == "gated-teach-improve" and not _in(budget, args.improve_budgets):
+                                continue
                             key = f"{dataset}|{model}|{arm}|{budget:g}|{seed}"
                             if arm in GATED_ARMS:
-                                cascade, teach = GATED_ARMS[arm]
-                                config = base.model_copy(update={"cascade": cascade, "teach": teach})
+                                config = base.model_copy(update=GATED_ARMS[arm])
                                 record = run_gated(config, client, graph, encoder)
                             elif arm == "login":
                                 config = ConsultConfig(dataset=dataset, model=model, split=_split(dataset), seed=seed,
@@ -178,13 +209,17 @@ def collect(args: argparse.Namespace) -> None:
                                 raise SystemExit(f"unknown arm {arm!r}")
                             results["runs"][key] = record
                             _progress(key, record)
-                        for p in filter(None, args.simulate.split(",")):
+                        for p in filter(None, args.simulate.split(",") if _in(budget, args.simulate_budgets) else []):
                             with simulated_client(graph, float(p), seed) as sim:
                                 record = run_gated(base, sim, graph, encoder)
                             key = f"{dataset}|{model}|simulated-p{p}|{budget:g}|{seed}"
                             results["runs"][key] = record
                             _progress(key, record)
                         write_json(RUNS, results)
+
+
+def _in(budget: float, budgets: str | None) -> bool:
+    return budgets is None or budget in map(float, budgets.split(","))
 
 
 def _progress(key: str, record: dict[str, Any]) -> None:

@@ -167,3 +167,14 @@ def test_a_hard_budget_stops_cleanly_and_the_store_answers_a_rerun(graph, store_
     assert again_backend.asked == [] and again_payload["totals"]["new_calls"] == 0
     assert first.decisions() == again.decisions()
     assert again_payload["totals"]["spent_llm_seconds"] == first_payload["totals"]["spent_llm_seconds"]
+
+
+def test_model_selection_rules():
+    from types import SimpleNamespace
+
+    def keeps(selection, new, kept):
+        holder = SimpleNamespace(config=_config(selection=selection, selection_margin=0.02))
+        return GatedConsultation._keeps(holder, new, kept)
+
+    assert keeps("not-worse", 0.80, 0.81) and not keeps("not-worse", 0.78, 0.81)
+    assert not keeps("improve", 0.82, 0.81) and keeps("improve", 0.84, 0.81)

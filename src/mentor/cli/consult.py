@@ -70,11 +70,15 @@ def consult(
     teach: Annotated[
         bool, typer.Option(help="gated: routed answers become pseudo-labels; the GNN is retrained.")
     ] = True,
-    selection_margin: Annotated[
-        float,
+    selection: Annotated[
+        str,
         typer.Option(
-            min=0.0, max=1.0, help="gated: validation-accuracy gain a retrained GNN needs to replace the kept one."
+            help="gated: not-worse (keep a retrained GNN unless validation falls by more than the margin) | "
+            "improve (keep it only if validation rises by more)."
         ),
+    ] = "not-worse",
+    selection_margin: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="gated: validation-accuracy margin of --selection.")
     ] = 0.02,
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="login: training nodes consulted per round.")] = 0.1,
     select: Annotated[str, typer.Option(help="login: uncertainty | random (same number of calls).")] = "uncertainty",
@@ -118,7 +122,7 @@ def consult(
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
-            min_gain=min_gain, cascade=cascade, teach=teach, selection_margin=selection_margin,
+            min_gain=min_gain, cascade=cascade, teach=teach, selection=selection, selection_margin=selection_margin,
             fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,

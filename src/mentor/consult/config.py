@@ -43,8 +43,12 @@ class ConsultConfig(BaseModel):
     min_gain: int = Field(default=2, ge=1, description="gated: calibration nodes the rule must gain to open")
     cascade: bool = Field(default=True, description="gated: a routed node's prediction is the LLM's label")
     teach: bool = Field(default=True, description="gated: routed answers become pseudo-labels; retrain")
-    selection_margin: float = Field(default=0.02, ge=0, le=1,
-                                    description="gated: validation gain a later round needs to be kept")  # fmt: skip
+    selection: Literal["not-worse", "improve"] = Field(
+        default="not-worse",
+        description="gated: keep a retrained GNN unless validation falls by more than the margin (not-worse), "
+        "or only if it rises by more than the margin (improve)",
+    )
+    selection_margin: float = Field(default=0.02, ge=0, le=1, description="gated: see selection")
     select: Literal["uncertainty", "random"] = "uncertainty"
     uncertainty: Literal["variance", "entropy", "margin"] = "variance"
     mc_passes: int = Field(default=20, ge=2)

@@ -12,7 +12,9 @@
    - **cascade**: the node's final prediction is the LLM's label;
    - **teaching**: it becomes a pseudo-label weighted by the LLM's confidence (and its explanation is appended to
      the node's text), and the GNN is retrained, so the small model itself learns from it.
-4. Keep a later round's GNN only if it beats the kept one on validation by more than ``selection_margin``.
+4. Keep a retrained GNN unless its validation accuracy is lower than the kept one's by more than
+   ``selection_margin`` (``selection="not-worse"``, the default), or only if it is higher by more than that
+   (``"improve"``).
 
 Labels used: training labels train; validation labels calibrate the gate and select the round, and calibration
 nodes are never pseudo-labelled; test labels are read only to report the scores. Prompts are blind by default
@@ -237,7 +239,7 @@ class GatedConsultation(Consultation):
                 report.train_seconds = time.perf_counter() - started
                 report.pseudo_labels = len(accepted)
                 report.val_acc = current.metrics["val"]["acc"]
-                if report.val_acc > kept.metrics["val"]["acc"] + config.selection_margin:
+                if self._keeps(report.val_acc, kept.metrics["val"]["acc"]):
                     kept, kept_round = current, round_
             say(f"round {round_}: asked {report.asked}, answered {report.answered}, accepted {report.accepted}"
                 + (f", retrained: val {report.val_acc:.4f}{' (kept)' if kept_round == round_ else ''}"
@@ -264,6 +266,14 @@ class GatedConsultation(Consultation):
         count = min(int(self.split.val.sum()), max(1, round(self.config.calibration * budget)))
         confidence = before.probs.max(dim=-1).values
         return sorted(self.split.val.nonzero().view(-1).tolist(), key=lambda v: (float(confidence[v]), v))[:count]
+
+    def _keeps(self, new: float, kept: float) -> bool:
+        """Whether a retrained GNN with validation accuracy ``new`` replaces the kept one (``kept``).
+
+        Validation nodes are never pseudo-labelled, so teaching cannot raise their accuracy by fitting answers;
+        ``not-worse`` keeps what the gate-approved answers taught unless validation says it harmed the model."""
+        margin = self.config.selection_margin
+        return new >= kept - margin if self.config.selection == "not-worse" else new > kept + margin
 
     def _part(self, node: int) -> str:
         if bool(self.split.val[node]):
