@@ -44,6 +44,7 @@ def test_pseudo_labels_train_with_their_weights_and_never_on_validation_nodes(sm
                                   pseudo=PseudoLabels(test_nodes, wrong, torch.full((10,), 1e-6)))  # fmt: skip
     alone = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config)
     assert not torch.equal(heavy.probs, alone.probs)
+
     def belief(result):  # mean probability the model gives the pseudo-labels
         return float(result.probs[test_nodes].gather(1, wrong.view(-1, 1)).mean())
 
