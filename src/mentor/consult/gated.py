@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from sklearn.metrics import f1_score
 from torch import Tensor
 
 from mentor.consult.actions import augment_text
 from mentor.consult.gate import Calibration, Gate, calibrate
 from mentor.consult.loop import Consultation
-from mentor.consult.prompt import NodeView, build_prompt, neighbour_lists, prompt_hash
+from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
 from mentor.graph import PseudoLabels, TrainResult
-from mentor.llm import ChatRequest, Completion, Result
+from mentor.graph.train import mask_metrics
+from mentor.llm import ChatRequest, Result
 
 EventHook = Callable[[str], None]
 #: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
@@ -102,7 +102,7 @@ class GatedResult:
     rounds: list[GatedRound]
     asked: list[Asked]
     predictions: Tensor  # final: cascade over the selected GNN
-    last: TrainResult | None = None  # the GNN of the last round, kept or not (a diagnostic)
+    last: TrainResult  # the GNN of the last round, kept or not (a diagnostic)
     llm_seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
 
@@ -115,7 +115,6 @@ class GatedResult:
             "gates": [r.gate.as_dict() for r in self.rounds],
             "calibration_gate": self.calibration_gate.as_dict(),
             "selected_round": self.selected_round,
-            "predictions_outside_test": self.predictions[~self.split.test].tolist(),
             "predictions": self.predictions.tolist(),
         }
 
@@ -149,8 +148,7 @@ class GatedConsultation(Consultation):
         """The prompts of ``nodes`` as this strategy sends them, when they are blind (they need no GNN)."""
         if self.options.show_gnn_prediction or self.options.show_neighbour_labels:
             raise ValueError("blind_requests: these prompts show GNN predictions or labels, so they need a GNN")
-        view = self.prompt_view(None)
-        return [build_prompt(node, view, self.options, self.templates) for node in nodes]
+        return self.requests(nodes, self.prompt_view(None))
 
     # -- the strategy -------------------------------------------------------------------------------------------
 
@@ -167,8 +165,7 @@ class GatedConsultation(Consultation):
 
         def ask(nodes: list[int], phase: str, result: TrainResult) -> list[Asked]:
             nonlocal llm_seconds
-            view = self.prompt_view(result)
-            requests = [build_prompt(node, view, self.options, self.templates) for node in nodes]
+            requests = self.requests(nodes, self.prompt_view(result))
             started = time.perf_counter()
             answers = self.client.complete_many(requests, progress=self.progress)
             llm_seconds += time.perf_counter() - started
@@ -186,12 +183,13 @@ class GatedConsultation(Consultation):
         order = self.calibration_nodes(before)
         half = math.ceil(len(order) / 2)
         calibration = ask(order[:half], "calibration", before)
-        gate = self._calibrate(calibration, before)
-        everything = self._calibrate(calibration, before, all_routed=True)
-        early_close = len(calibration) >= MIN_EARLY_CLOSE and everything < 0 and not gate.open
+        checked = self._checked(calibration, before)
+        gate = calibrate(checked, min_gain=config.min_gain)
+        llm_worse = sum(c.llm_correct for c in checked) < sum(c.gnn_correct for c in checked)
+        early_close = len(calibration) >= MIN_EARLY_CLOSE and llm_worse and not gate.open
         if order[half:] and not early_close:
             calibration += ask(order[half:], "calibration", before)
-            gate = self._calibrate(calibration, before)
+            gate = calibrate(self._checked(calibration, before), min_gain=config.min_gain)
         say(f"calibration on {len(calibration)} validation nodes: gate {'open' if gate.open else 'closed'} "
             f"({gate.reason}; tau {gate.tau:.2f}, kappa {gate.kappa:.2f})")  # fmt: skip
         calibration_gate = gate
@@ -203,7 +201,8 @@ class GatedConsultation(Consultation):
         current, kept, kept_round = before, before, 0
         rounds = config.rounds if config.teach else 1
         for round_ in range(1, rounds + 1):
-            gate = self._calibrate(calibration, current) if round_ > 1 else gate
+            if round_ > 1:
+                gate = calibrate(self._checked(calibration, current), min_gain=config.min_gain)
             report = GatedRound(round=round_, gate=gate)
             reports.append(report)
             if not gate.open:
@@ -280,35 +279,28 @@ class GatedConsultation(Consultation):
             return "val"
         return "test" if bool(self.split.test[node]) else "unlabelled"
 
-    def _calibrate(self, calibration: list[Asked], result: TrainResult, all_routed: bool = False) -> Any:
-        """The rule fitted on the answered calibration nodes with ``result``'s GNN (validation labels)."""
+    def _checked(self, calibration: list[Asked], result: TrainResult) -> list[Calibration]:
+        """The answered calibration nodes, judged with validation labels against ``result``'s GNN."""
         confidence, prediction = result.probs.max(dim=-1)
-        nodes = [Calibration(node=a.node, gnn_confidence=float(confidence[a.node]),
-                             gnn_correct=int(prediction[a.node]) == int(self.graph.y[a.node]),
-                             llm_confidence=a.llm_confidence, llm_correct=a.label == int(self.graph.y[a.node]))
-                 for a in calibration if a.answer.ok and a.part == "val"]  # fmt: skip
-        if all_routed:
-            return sum(c.llm_correct for c in nodes) - sum(c.gnn_correct for c in nodes)
-        return calibrate(nodes, min_gain=self.config.min_gain)
+        return [Calibration(node=a.node, gnn_confidence=float(confidence[a.node]),
+                            gnn_correct=int(prediction[a.node]) == int(self.graph.y[a.node]),
+                            llm_confidence=a.llm_confidence, llm_correct=a.label == int(self.graph.y[a.node]))
+                for a in calibration if a.answer.ok and a.part == "val"]  # fmt: skip
 
     def _augment(self, items: list[Asked]) -> int:
         texts = self.graph.texts or []
         changed = 0
         for item in items:
-            explanation = item.answer.parsed.get("explanation", "") if isinstance(item.answer, Completion) else ""
-            new = augment_text(texts[item.node], explanation or "")
+            new = augment_text(texts[item.node], item.answer.parsed.get("explanation", ""))
             changed += new != texts[item.node]
             texts[item.node] = new
         return changed
 
 
 def subset_metrics(predictions: Tensor, y: Tensor, mask: Tensor) -> dict[str, float | int] | None:
-    """Accuracy and macro-F1 of ``predictions`` on the nodes in ``mask`` (None when it is empty)."""
-    if not bool(mask.any()):
-        return None
-    truth, guess = y[mask].numpy(), predictions[mask].numpy()
-    return {"nodes": int(mask.sum()), "acc": float((truth == guess).mean()),
-            "macro_f1": float(f1_score(truth, guess, average="macro", zero_division=0))}  # fmt: skip
+    """:func:`~mentor.graph.train.mask_metrics` with the number of nodes scored."""
+    scores = mask_metrics(predictions, y, mask)
+    return None if scores is None else {"nodes": int(mask.sum()), **scores}
 
 
 __all__ = ["Asked", "GatedConsultation", "GatedResult", "GatedRound", "subset_metrics"]

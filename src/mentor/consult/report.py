@@ -127,7 +127,7 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
         "after": scores(result.predictions),
         "after_gnn": scores(result.selected.probs.argmax(-1)),
         # The last round's GNN whether or not validation kept it: what teaching did before model selection.
-        "last_gnn": scores((result.last or result.selected).probs.argmax(-1)),
+        "last_gnn": scores(result.last.probs.argmax(-1)),
         "selected_round": result.selected_round,
         "gate": {
             "open": result.calibration_gate.open,

@@ -55,20 +55,22 @@ class TrainResult:
                 "seconds": round(self.seconds, 3)}  # fmt: skip
 
 
+def mask_metrics(predictions: Tensor, y: Tensor, mask: Tensor) -> dict[str, float] | None:
+    """Accuracy and macro-F1 of ``predictions`` on the nodes in ``mask`` (``None`` when it is empty)."""
+    if not bool(mask.any()):
+        return None
+    truth, guess = y[mask].numpy(), predictions[mask].numpy()
+    return {
+        "acc": float((truth == guess).mean()),
+        "macro_f1": float(f1_score(truth, guess, average="macro", zero_division=0)),
+    }
+
+
 def evaluate(probs: Tensor, y: Tensor, split: Split) -> dict[str, dict[str, float]]:
     """Accuracy and macro-F1 on each part of ``split``."""
     predictions = probs.argmax(-1)
-    out = {}
-    for part in ("train", "val", "test"):
-        mask = split.mask(part)
-        if not bool(mask.any()):
-            continue
-        truth, guess = y[mask].numpy(), predictions[mask].numpy()
-        out[part] = {
-            "acc": float((truth == guess).mean()),
-            "macro_f1": float(f1_score(truth, guess, average="macro", zero_division=0)),
-        }
-    return out
+    scores = {part: mask_metrics(predictions, y, split.mask(part)) for part in ("train", "val", "test")}
+    return {part: values for part, values in scores.items() if values is not None}
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, wants_logprobs
 from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import TokenLogprob
@@ -70,10 +72,9 @@ class LlamaCppBackend(Backend):
             # llama-cpp-python's own ``logprobs`` needs ``logits_all=True``, which computes the output layer for
             # every prompt token (about 3x slower here); a logits processor sees each generated position's raw
             # logits for free.
-            import numpy as np
             from llama_cpp import LogitsProcessorList
 
-            recorder = _TopLogprobs(TOP_LOGPROBS, np)
+            recorder = _TopLogprobs(TOP_LOGPROBS)
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
         with self._lock:
             llama = self._load()
@@ -107,16 +108,16 @@ class _TopLogprobs:
     """A logits processor that records, at each generated position, the log-probabilities of the ``k`` most
     likely tokens and of the token then generated, under the model's raw distribution (before the grammar)."""
 
-    def __init__(self, k: int, np: Any) -> None:
-        self.k, self.np = k, np
+    def __init__(self, k: int) -> None:
+        self.k = k
         self.steps: list[tuple[Any, Any]] = []  # (top ids, their logprobs) per position
         self.chosen: list[float] = []  # logprob of the token generated at each position but the last
         self.ids: Any = None
         self._previous: Any = None
 
     def __call__(self, input_ids: Any, logits: Any) -> Any:
-        np = self.np
-        logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
+        top_logit = logits.max()
+        logprobs = logits - (top_logit + np.log(np.exp(logits - top_logit).sum()))
         if self._previous is not None:
             self.chosen.append(float(self._previous[int(input_ids[-1])]))
         top = np.argpartition(logprobs, -self.k)[-self.k :]
