@@ -33,8 +33,12 @@ def _run(graph, rule, store_path, config=None, **kwargs):
 
 
 def _mostly_right(graph):
-    """Right except on every fifth node: a consultant better than the GNN where it is unsure, not perfect."""
-    return lambda node: int(graph.data.true_y[node]) if node % 5 else (int(graph.data.true_y[node]) + 1) % 3
+    """Right except on every seventh node: a consultant better than the GNN where it is unsure, not perfect."""
+    return lambda node: int(graph.data.true_y[node]) if node % 7 else (int(graph.data.true_y[node]) + 1) % 3
+
+
+def _less_sure_when_wrong(node):
+    return 0.45 if node % 7 == 0 else 0.85
 
 
 def test_a_good_consultant_opens_the_gate_and_its_answers_reach_unlabelled_nodes(graph, store_path):
@@ -49,8 +53,9 @@ def test_a_good_consultant_opens_the_gate_and_its_answers_reach_unlabelled_nodes
     assert later and all(a.part in ("test", "unlabelled") and not bool(split.val[a.node]) for a in later)
     accepted = [a for a in result.asked if a.accepted]
     assert accepted and all(a.part != "val" for a in accepted)  # calibration nodes are never pseudo-labelled
-    for item in accepted:  # cascade: a routed node's final prediction is the LLM's label
-        assert int(result.predictions[item.node]) == item.label == int(graph.data.true_y[item.node])
+    for item in accepted:  # cascade: an accepted node's final prediction is the pooled one
+        assert int(result.predictions[item.node]) == item.combined_label
+        assert item.combined_label == item.label == int(graph.data.true_y[item.node])  # a right answer outweighs
     assert payload["after"]["test"]["acc"] >= payload["before"]["test"]["acc"]
     assert payload["after"]["test_consulted"]["acc"] == 1.0
     consulted, never = payload["after"]["test_consulted"]["nodes"], payload["after"]["test_not_consulted"]["nodes"]
@@ -80,7 +85,7 @@ def test_teaching_retrains_on_confidence_weighted_pseudo_labels(graph, store_pat
         return original(self, x, pseudo=pseudo)
 
     monkeypatch.setattr(GatedConsultation, "train", spy)
-    result, _, _ = _run(graph, _mostly_right(graph), store_path,
+    result, _, _ = _run(graph, _mostly_right(graph), store_path, confidence=_less_sure_when_wrong,
                         config=_config(cascade=False, augment=False, min_gain=1))  # fmt: skip
     pseudo = [p for p in seen if p is not None]
     assert pseudo, "the GNN was never retrained"
@@ -88,7 +93,9 @@ def test_teaching_retrains_on_confidence_weighted_pseudo_labels(graph, store_pat
     assert set(pseudo[-1].nodes.tolist()) == set(accepted)
     for node, label, weight in zip(pseudo[-1].nodes.tolist(), pseudo[-1].labels.tolist(),
                                    pseudo[-1].weights.tolist(), strict=True):  # fmt: skip
-        assert label == accepted[node].label and weight == pytest.approx(0.8)
+        # the pooled label, weighted by its pooled probability
+        assert label == accepted[node].combined_label and weight == pytest.approx(max(accepted[node].combined))
+        assert 1 / graph.num_classes < weight <= 1
     # without the cascade, the final prediction is the kept GNN's
     assert torch.equal(result.predictions, result.selected.probs.argmax(-1))
 
@@ -108,9 +115,10 @@ def _poisoned(graph, mask):
 
 def test_poisoned_test_labels_change_nothing_but_the_test_scores(graph, tmp_path):
     split, config = graph.split("random"), _config(min_gain=1)
-    clean, clean_payload, clean_backend = _run(graph, _mostly_right(graph), tmp_path / "a.sqlite", config=config)
+    kwargs = {"config": config, "confidence": _less_sure_when_wrong}
+    clean, clean_payload, clean_backend = _run(graph, _mostly_right(graph), tmp_path / "a.sqlite", **kwargs)
     poisoned = _poisoned(graph, split.test)
-    dirty, dirty_payload, dirty_backend = _run(poisoned, _mostly_right(graph), tmp_path / "b.sqlite", config=config)
+    dirty, dirty_payload, dirty_backend = _run(poisoned, _mostly_right(graph), tmp_path / "b.sqlite", **kwargs)
     assert clean.calibration_gate.open and any(a.accepted for a in clean.asked)  # the whole path was taken
     assert [r.messages for r in clean_backend.requests] == [r.messages for r in dirty_backend.requests]
     assert clean.decisions() == dirty.decisions()  # who was asked, the gates, acceptance, kept round, predictions
@@ -178,3 +186,12 @@ def test_model_selection_rules():
 
     assert keeps("not-worse", 0.80, 0.81) and not keeps("not-worse", 0.78, 0.81)
     assert not keeps("improve", 0.82, 0.81) and keeps("improve", 0.84, 0.81)
+
+
+def test_the_route_rule_puts_the_llm_label_on_routed_nodes(graph, store_path):
+    result, _, _ = _run(graph, always_right(graph), store_path, config=_config(combine="route"))
+    assert result.calibration_gate.open and result.calibration_gate.rule == "route"
+    accepted = [a for a in result.asked if a.accepted]
+    assert accepted and all(a.gnn_confidence <= a_gate.tau for a in accepted for a_gate in [result.rounds[0].gate])
+    for item in accepted:
+        assert int(result.predictions[item.node]) == item.label == int(graph.data.true_y[item.node])

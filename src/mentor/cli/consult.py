@@ -63,12 +63,21 @@ def consult(
     min_gain: Annotated[
         int,
         typer.Option(
-            min=1, help="gated: validation nodes the routing rule must gain over the GNN for the gate to open."
+            min=1, help="gated: validation nodes the gate must gain over the GNN (out of sample) to open."
         ),
     ] = 2,
-    cascade: Annotated[bool, typer.Option(help="gated: a routed node's final prediction is the LLM's label.")] = True,
+    combine: Annotated[
+        str,
+        typer.Option(
+            help="gated: pool (GNN and LLM class distributions pooled, weights fitted on validation) | "
+            "route (the LLM's label where the GNN is unsure and the LLM sure, thresholds fitted on validation)."
+        ),
+    ] = "pool",
+    cascade: Annotated[
+        bool, typer.Option(help="gated: an accepted node's final prediction is the combined one.")
+    ] = True,
     teach: Annotated[
-        bool, typer.Option(help="gated: routed answers become pseudo-labels; the GNN is retrained.")
+        bool, typer.Option(help="gated: accepted answers become pseudo-labels; the GNN is retrained.")
     ] = True,
     selection: Annotated[
         str,
@@ -113,6 +122,8 @@ def consult(
         raise typer.BadParameter(f"expected one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     if model.lower() not in BACKBONES:
         raise typer.BadParameter(f"expected one of {', '.join(BACKBONES)}", param_hint="--model")
+    if combine not in ("pool", "route"):
+        raise typer.BadParameter("expected pool or route", param_hint="--combine")
     if select not in ("uncertainty", "random"):
         raise typer.BadParameter("expected uncertainty or random", param_hint="--select")
     assert llm_config is not None
@@ -122,7 +133,7 @@ def consult(
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
-            min_gain=min_gain, cascade=cascade, teach=teach, selection=selection, selection_margin=selection_margin,
+            min_gain=min_gain, combine=combine, cascade=cascade, teach=teach, selection=selection, selection_margin=selection_margin,
             fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,

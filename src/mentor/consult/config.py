@@ -40,9 +40,14 @@ class ConsultConfig(BaseModel):
                           "calibration included (max_calls overrides)")  # fmt: skip
     calibration: float = Field(default=0.4, gt=0, le=1,
                                description="gated: share of the budget spent on validation nodes")  # fmt: skip
-    min_gain: int = Field(default=2, ge=1, description="gated: calibration nodes the rule must gain to open")
-    cascade: bool = Field(default=True, description="gated: a routed node's prediction is the LLM's label")
-    teach: bool = Field(default=True, description="gated: routed answers become pseudo-labels; retrain")
+    min_gain: int = Field(default=2, ge=1, description="gated: calibration nodes the gate must gain to open")
+    combine: Literal["pool", "route"] = Field(
+        default="pool",
+        description="gated: pool (GNN and LLM distributions pooled with weights fitted on calibration nodes) | "
+        "route (the LLM's label where GNN confidence <= tau and LLM confidence >= kappa)",
+    )
+    cascade: bool = Field(default=True, description="gated: an accepted node's prediction is the combined one")
+    teach: bool = Field(default=True, description="gated: accepted answers become pseudo-labels; retrain")
     selection: Literal["not-worse", "improve"] = Field(
         default="not-worse",
         description="gated: keep a retrained GNN unless validation falls by more than the margin (not-worse), "

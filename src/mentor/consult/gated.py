@@ -2,16 +2,16 @@
 
 1. Train the GNN on the training labels (round 0).
 2. **Calibrate** on validation: ask the LLM about the validation nodes the GNN is least sure of (a share of the
-   budget), and choose the routing rule "GNN confidence <= tau and LLM confidence >= kappa" that gains most
-   validation nodes (:mod:`mentor.consult.gate`). If it gains fewer than ``min_gain``, the gate stays closed and no
-   further call is made. Calibration stops after its first half (of at least ``MIN_EARLY_CLOSE`` answers) when the
-   LLM is worse than the GNN there.
-3. In each of ``rounds`` rounds, re-fit the rule on the calibration answers with the current GNN (no call), then
+   budget), and fit how its answers combine with the GNN's (:mod:`mentor.consult.gate`; by default a log-linear
+   pool of the two class distributions, weighted by maximum likelihood). If that gains fewer than ``min_gain``
+   calibration nodes out of sample, the gate stays closed and no further call is made. Calibration stops after its
+   first half (of at least ``MIN_EARLY_CLOSE`` answers) when the LLM adds nothing there.
+3. In each of ``rounds`` rounds, re-fit the gate on the calibration answers with the current GNN (no call), then
    ask about the least confident nodes without a training or validation label that it routes, until the budget
-   is spent. An answer the rule accepts is used two ways, each switchable:
-   - **cascade**: the node's final prediction is the LLM's label;
-   - **teaching**: it becomes a pseudo-label weighted by the LLM's confidence (and its explanation is appended to
-     the node's text), and the GNN is retrained, so the small model itself learns from it.
+   is spent. An answer the gate accepts is used two ways, each switchable:
+   - **cascade**: the node's final prediction is the combined one (pool: GNN and LLM pooled; route: the LLM's);
+   - **teaching**: the combined label becomes a pseudo-label weighted by its combined probability (and the
+     explanation is appended to the node's text), and the GNN is retrained, so the small model itself learns.
 4. Keep a retrained GNN unless its validation accuracy is lower than the kept one's by more than
    ``selection_margin`` (``selection="not-worse"``, the default), or only if it is higher by more than that
    (``"improve"``).
@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from mentor.consult.actions import augment_text
-from mentor.consult.gate import Calibration, Gate, calibrate
+from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution
 from mentor.consult.loop import Consultation
 from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
 from mentor.graph import PseudoLabels, TrainResult
@@ -59,15 +59,19 @@ class Asked:
     gnn_prediction: int
     gnn_confidence: float
     label: int | None = None  # the class index the LLM answered
+    llm_probs: list[float] | None = None  # the LLM's class distribution (see gate.llm_distribution)
     accepted: bool = False
+    combined: list[float] | None = None  # the class distribution the gate made of GNN and LLM, once accepted
 
     @property
     def llm_confidence(self) -> float:
-        """The LLM's probability of its answer (1.0 where the backend gives no probabilities)."""
-        answer = self.answer
-        if not answer.ok or not answer.label_probs or answer.label is None:
-            return 1.0
-        return float(answer.label_probs.get(answer.label, 0.0))
+        """The LLM's probability of its answer."""
+        return max(self.llm_probs) if self.llm_probs else 0.0
+
+    @property
+    def combined_label(self) -> int:
+        assert self.combined is not None, "only an accepted answer has a combined label"
+        return max(range(len(self.combined)), key=lambda i: (self.combined[i], -i))
 
 
 @dataclass
@@ -171,11 +175,13 @@ class GatedConsultation(Consultation):
             llm_seconds += time.perf_counter() - started
             confidence, prediction = result.probs.max(dim=-1)
             batch = []
+            names = self.graph.class_names
             for node, request, answer in zip(nodes, requests, answers, strict=True):
-                label = self.graph.class_names.index(answer.label) if answer.ok else None
+                label = names.index(answer.label) if answer.ok else None
+                probs = llm_distribution(answer.label_probs, answer.label, names) if answer.ok else None
                 batch.append(Asked(node=node, phase=phase, part=self._part(node), request=request, answer=answer,
                                    gnn_prediction=int(prediction[node]), gnn_confidence=float(confidence[node]),
-                                   label=label))  # fmt: skip
+                                   label=label, llm_probs=probs))  # fmt: skip
             asked.extend(batch)
             return batch
 
@@ -184,14 +190,17 @@ class GatedConsultation(Consultation):
         half = math.ceil(len(order) / 2)
         calibration = ask(order[:half], "calibration", before)
         checked = self._checked(calibration, before)
-        gate = calibrate(checked, min_gain=config.min_gain)
-        llm_worse = sum(c.llm_correct for c in checked) < sum(c.gnn_correct for c in checked)
-        early_close = len(calibration) >= MIN_EARLY_CLOSE and llm_worse and not gate.open
+        gate = self._calibrate(checked)
+        if config.combine == "pool":
+            hopeless = gate.gain <= 0
+        else:
+            hopeless = sum(c.llm_correct for c in checked) < sum(c.gnn_correct for c in checked)
+        early_close = len(calibration) >= MIN_EARLY_CLOSE and hopeless and not gate.open
         if order[half:] and not early_close:
             calibration += ask(order[half:], "calibration", before)
-            gate = calibrate(self._checked(calibration, before), min_gain=config.min_gain)
+            gate = self._calibrate(self._checked(calibration, before))
         say(f"calibration on {len(calibration)} validation nodes: gate {'open' if gate.open else 'closed'} "
-            f"({gate.reason}; tau {gate.tau:.2f}, kappa {gate.kappa:.2f})")  # fmt: skip
+            f"({gate.reason})")  # fmt: skip
         calibration_gate = gate
 
         # Rounds: ask what the rule routes, accept, teach, retrain.
@@ -202,7 +211,7 @@ class GatedConsultation(Consultation):
         rounds = config.rounds if config.teach else 1
         for round_ in range(1, rounds + 1):
             if round_ > 1:
-                gate = calibrate(self._checked(calibration, current), min_gain=config.min_gain)
+                gate = self._calibrate(self._checked(calibration, current))
             report = GatedRound(round=round_, gate=gate)
             reports.append(report)
             if not gate.open:
@@ -218,9 +227,12 @@ class GatedConsultation(Consultation):
             batch = ask(eligible[:quota], f"round {round_}", current) if quota and eligible else []
             report.llm_seconds = llm_seconds - llm_before
             report.asked, report.answered = len(batch), sum(a.answer.ok for a in batch)
+            gnn_probs = current.probs
             for item in batch:
                 if item.answer.ok and gate.routes(item.gnn_confidence, item.llm_confidence):
+                    assert item.llm_probs is not None
                     item.accepted = True
+                    item.combined = gate.combine(gnn_probs[item.node].tolist(), item.llm_probs)
                     accepted[item.node] = item
             report.accepted = sum(a.accepted for a in batch)
             if config.teach and report.accepted:
@@ -230,8 +242,8 @@ class GatedConsultation(Consultation):
                         x = self.features()
                 pseudo = PseudoLabels(
                     nodes=torch.tensor(sorted(accepted), dtype=torch.long),
-                    labels=torch.tensor([accepted[v].label for v in sorted(accepted)], dtype=torch.long),
-                    weights=torch.tensor([accepted[v].llm_confidence for v in sorted(accepted)]),
+                    labels=torch.tensor([accepted[v].combined_label for v in sorted(accepted)], dtype=torch.long),
+                    weights=torch.tensor([max(accepted[v].combined or [0.0]) for v in sorted(accepted)]),
                 )
                 started = time.perf_counter()
                 current = self.train(x, pseudo=pseudo)
@@ -250,7 +262,7 @@ class GatedConsultation(Consultation):
         predictions = kept.probs.argmax(dim=-1).clone()
         if config.cascade:
             for node, item in accepted.items():
-                predictions[node] = item.label
+                predictions[node] = item.combined_label
         failures = Counter(a.answer.reason for a in asked if not a.answer.ok)
         return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
                            selected_round=kept_round, calibration_gate=calibration_gate,
@@ -279,13 +291,14 @@ class GatedConsultation(Consultation):
             return "val"
         return "test" if bool(self.split.test[node]) else "unlabelled"
 
+    def _calibrate(self, checked: list[Calibration]) -> Gate:
+        return calibrate(checked, min_gain=self.config.min_gain, rule=self.config.combine)
+
     def _checked(self, calibration: list[Asked], result: TrainResult) -> list[Calibration]:
-        """The answered calibration nodes, judged with validation labels against ``result``'s GNN."""
-        confidence, prediction = result.probs.max(dim=-1)
-        return [Calibration(node=a.node, gnn_confidence=float(confidence[a.node]),
-                            gnn_correct=int(prediction[a.node]) == int(self.graph.y[a.node]),
-                            llm_confidence=a.llm_confidence, llm_correct=a.label == int(self.graph.y[a.node]))
-                for a in calibration if a.answer.ok and a.part == "val"]  # fmt: skip
+        """The answered calibration nodes with their validation labels and ``result``'s GNN distribution."""
+        return [Calibration(node=a.node, label=int(self.graph.y[a.node]),
+                            gnn_probs=tuple(result.probs[a.node].tolist()), llm_probs=tuple(a.llm_probs))
+                for a in calibration if a.answer.ok and a.part == "val" and a.llm_probs is not None]  # fmt: skip
 
     def _augment(self, items: list[Asked]) -> int:
         texts = self.graph.texts or []

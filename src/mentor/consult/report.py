@@ -181,6 +181,8 @@ def gated_records(result: GatedResult) -> list[dict[str, Any]]:
             "gnn_prediction": names[item.gnn_prediction],
             "gnn_confidence": round(item.gnn_confidence, 4),
             "accepted": item.accepted,
+            "combined": names[item.combined_label] if item.accepted else None,
+            "combined_confidence": round(max(item.combined), 4) if item.combined else None,
             "correct": (item.label == int(graph.y[item.node])) if item.part == "val" and answer.ok else None,
             "cached": bool(answer.cached) if answer.ok else None,
             "failure": None if answer.ok else answer.reason,
