@@ -5,10 +5,11 @@ For each graph, seed and backbone, every arm starts from the same GNN (round 0 i
 model for all arms of a seed):
 
 - ``alone``: the GNN on its training labels; ``login``: LOGIN's loop on training nodes (blind prompts, the same
-  number of calls); ``gated-cascade`` / ``gated-teach`` / ``gated``: the gated strategy with cascade only,
-  teaching only, both; ``llm-predictor``: the LLM's answer on every test node (its accuracy);
-  ``simulated-pX``: the gated strategy with a **simulated** consultant right with probability X (an upper-bound
-  study, not an LLM; it gives no confidences, so only the GNN-confidence threshold is fitted).
+  number of calls); ``gated-cascade`` / ``gated-teach`` / ``gated``: the gated strategy (the default ``pool``
+  gate) with cascade only, teaching only, both; ``route`` (and ``route-cascade`` / ``route-teach`` /
+  ``route-teach-improve``): the same with the threshold rule; ``llm-predictor``: the LLM's answer on every test
+  node (its accuracy); ``simulated-pX``: the gated strategy with a **simulated** consultant right with
+  probability X (an upper-bound study, not an LLM; it gives bare labels, no probabilities).
 
 Test labels are read only to score. Blind prompts depend on the graph alone, so ``bench/consult_prefetch.py``
 (or the first seed) answers each node once for every seed and arm. Per-run records accumulate in
@@ -43,8 +44,11 @@ GATED_ARMS = {
     "gated": {"cascade": True, "teach": True},
     "gated-cascade": {"cascade": True, "teach": False},
     "gated-teach": {"cascade": False, "teach": True},
+    "route": {"combine": "route", "cascade": True, "teach": True},
+    "route-cascade": {"combine": "route", "cascade": True, "teach": False},
+    "route-teach": {"combine": "route", "cascade": False, "teach": True},
     # model selection as the issue first proposed it: a retrained GNN must beat the kept one on validation
-    "gated-teach-improve": {"cascade": False, "teach": True, "selection": "improve"},
+    "route-teach-improve": {"combine": "route", "cascade": False, "teach": True, "selection": "improve"},
 }
 RUNS = "consult_gain_runs"
 # Student's t quantiles (two-sided 95 %) for n - 1 degrees of freedom.
@@ -61,6 +65,11 @@ def _seeds(text: str) -> list[int]:
 
 def _split(dataset: str) -> str:
     return "public" if dataset == "cora" else "random"
+
+
+def _graph_label(dataset: str, split: str) -> str:
+    """The name a graph's rows carry: the data set, with the split where it is not the data set's usual one."""
+    return dataset if split == _split(dataset) else f"{dataset}-{split}"
 
 
 def _gated_record(payload: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -80,8 +89,11 @@ def _gated_record(payload: dict[str, Any], seconds: float) -> dict[str, Any]:
         "test_not_consulted_nodes": (payload["after"]["test_not_consulted"] or {}).get("nodes", 0),
         "llm_accuracy_consulted": payload["llm_accuracy_on_test_consulted"],
         "gate_open": payload["gate"]["open"],
+        "rule": payload["gate"]["calibration"]["rule"],
         "tau": payload["gate"]["calibration"]["tau"],
         "kappa": payload["gate"]["calibration"]["kappa"],
+        "llm_weight": payload["gate"]["calibration"]["llm_weight"],
+        "gnn_weight": payload["gate"]["calibration"]["gnn_weight"],
         "calls": totals["calls"],
         "new_calls": totals["new_calls"],
         "calibration_calls": totals["calibration_calls"],
@@ -155,11 +167,13 @@ def main() -> None:
     parser.add_argument("--datasets", default="cornell,texas,wisconsin")
     parser.add_argument("--models", default="gcn,sage,mlp,linkx")
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,1,2")
+    parser.add_argument("--split", default=None, help="default: public for Cora, random (60/20/20) elsewhere")
     parser.add_argument("--budgets", default="0.1,0.25", help="LLM calls as shares of the graph's nodes")
-    parser.add_argument("--arms", default="gated,gated-cascade,gated-teach,gated-teach-improve,login,llm-predictor")
+    parser.add_argument("--arms", default="gated,gated-cascade,gated-teach,route,login,llm-predictor")
     parser.add_argument("--simulate", default="", help="p values for simulated consultants, e.g. 0.5,0.7,0.9")
+    parser.add_argument("--simulate-combine", default="pool", choices=("pool", "route"))
     parser.add_argument("--simulate-budgets", default=None, help="budgets of the simulated arms (default: all)")
-    parser.add_argument("--improve-budgets", default=None, help="budgets of gated-teach-improve (default: all)")
+    parser.add_argument("--improve-budgets", default=None, help="budgets of route-teach-improve (default: all)")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true", help="only rewrite the summary from stored runs")
@@ -181,29 +195,30 @@ def collect(args: argparse.Namespace) -> None:
     llm_config = LLMConfig(llm=args.llm, concurrency=1)
     with LLMClient(llm_config, store=args.store) as client:
         for dataset in args.datasets.split(","):
+            split = args.split or _split(dataset)
+            label = _graph_label(dataset, split)
             for seed in _seeds(args.seeds):
                 graph = load_dataset(dataset, seed=seed)
                 for model in args.models.split(","):
                     for budget in map(float, args.budgets.split(",")):
-                        base = ConsultConfig(dataset=dataset, model=model, split=_split(dataset), seed=seed,
-                                             budget=budget)  # fmt: skip
+                        base = ConsultConfig(dataset=dataset, model=model, split=split, seed=seed, budget=budget)
                         calls = base.budget_calls(graph.num_nodes)
                         for arm in arms:
-                            if arm == "gated-teach-improve" and not _in(budget, args.improve_budgets):
+                            if arm == "route-teach-improve" and not _in(budget, args.improve_budgets):
                                 continue
-                            key = f"{dataset}|{model}|{arm}|{budget:g}|{seed}"
+                            key = f"{label}|{model}|{arm}|{budget:g}|{seed}"
                             if arm in GATED_ARMS:
                                 config = base.model_copy(update=GATED_ARMS[arm])
                                 record = run_gated(config, client, graph, encoder)
                             elif arm == "login":
-                                config = ConsultConfig(dataset=dataset, model=model, split=_split(dataset), seed=seed,
+                                config = ConsultConfig(dataset=dataset, model=model, split=split, seed=seed,
                                                        strategy="login", max_calls=calls, show_gnn_prediction=False,
                                                        show_neighbour_labels=False)  # fmt: skip
                                 record = run_login(config, client, graph, encoder)
                             elif arm == "llm-predictor":
                                 if budget != max(map(float, args.budgets.split(","))):
                                     continue  # one row per seed: it does not depend on the budget
-                                key = f"{dataset}|{model}|{arm}|test|{seed}"
+                                key = f"{label}|{model}|{arm}|test|{seed}"
                                 record = run_predictor(base, client, graph, encoder)
                             else:
                                 raise SystemExit(f"unknown arm {arm!r}")
@@ -211,8 +226,10 @@ def collect(args: argparse.Namespace) -> None:
                             _progress(key, record)
                         for p in filter(None, args.simulate.split(",") if _in(budget, args.simulate_budgets) else []):
                             with simulated_client(graph, float(p), seed) as sim:
-                                record = run_gated(base, sim, graph, encoder)
-                            key = f"{dataset}|{model}|simulated-p{p}|{budget:g}|{seed}"
+                                record = run_gated(base.model_copy(update={"combine": args.simulate_combine}), sim,
+                                                   graph, encoder)  # fmt: skip
+                            name = "simulated" if args.simulate_combine == "pool" else "simulated-route"
+                            key = f"{label}|{model}|{name}-p{p}|{budget:g}|{seed}"
                             results["runs"][key] = record
                             _progress(key, record)
                         write_json(RUNS, results)
@@ -291,8 +308,10 @@ def render(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:
         "Test accuracy (%), mean over seeds, ± half-width of the 95 % confidence interval (Student's t). "
         "`alone` = the backbone on its training labels; `mentor` = the arm's final prediction; `gain` = mentor − "
         "alone, paired by seed; `never asked` = accuracy on the test nodes the LLM never saw, before → after, and "
-        "its paired gain: what the small model itself learned. `gated` = gated strategy (cascade + teaching), "
-        "`-cascade` / `-teach` one of the two; `login` = LOGIN's loop on training nodes with the same calls; "
+        "its paired gain: what the small model itself learned. `gated` = gated strategy with the default `pool` "
+        "gate (GNN and LLM distributions pooled, weights fitted on validation; cascade + teaching), `-cascade` / "
+        "`-teach` one of the two; `route` = the same with the threshold rule (the LLM's label where GNN confidence "
+        "≤ τ and LLM confidence ≥ κ); `login` = LOGIN's loop on training nodes with the same calls; "
         "`llm-predictor` = the LLM's answer on every test node (calls = test nodes); `simulated-p` = the gated "
         "strategy with a **simulated** consultant right with probability p (an upper bound, not an LLM). Budget = "
         "LLM calls as a share of the graph's nodes, calibration included. Teacher `local:qwen2.5-1.5b` "

@@ -62,9 +62,7 @@ def consult(
     ] = 0.4,
     min_gain: Annotated[
         int,
-        typer.Option(
-            min=1, help="gated: validation nodes the gate must gain over the GNN (out of sample) to open."
-        ),
+        typer.Option(min=1, help="gated: validation nodes the gate must gain over the GNN (out of sample) to open."),
     ] = 2,
     combine: Annotated[
         str,
@@ -133,8 +131,8 @@ def consult(
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
-            min_gain=min_gain, combine=combine, cascade=cascade, teach=teach, selection=selection, selection_margin=selection_margin,
-            fraction=fraction, select=select, augment=augment, prune=prune,
+            min_gain=min_gain, combine=combine, cascade=cascade, teach=teach, selection=selection,
+            selection_margin=selection_margin, fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
             epochs=epochs, patience=patience,

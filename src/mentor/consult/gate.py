@@ -152,9 +152,10 @@ def _pool(nodes: Sequence[Calibration], min_gain: int, closed: Gate) -> Gate:
     if w == 0 or gain < min_gain:
         verdict = ("the LLM adds nothing to the GNN on them" if gain <= 0 or w == 0
                    else "too little evidence that it helps")  # fmt: skip
-        reason = f"pooling gains {gain} of {len(nodes)} calibration nodes out of sample (needs {min_gain}): {verdict}"
+        reason = f"pooling gains {gain} of {len(nodes)} calibration nodes out of sample (needs {min_gain}): " + verdict
         return Gate(**{**fitted, "open": False, "tau": -1.0, "kappa": 1.0, "routed": 0, "reason": reason})
-    reason = f"pooling (LLM weight {w:g}, GNN weight {a:g}) gains {gain} of {len(nodes)} calibration nodes out of sample"
+    reason = (f"pooling (LLM weight {w:g}, GNN weight {a:g}) gains {gain} of {len(nodes)} calibration nodes "
+              "out of sample")  # fmt: skip
     return Gate(**{**fitted, "open": True, "reason": reason})
 
 
@@ -194,7 +195,9 @@ def _argmax(values: Sequence[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))
 
 
-def llm_distribution(label_probs: dict[str, float] | None, label: str | None, class_names: Sequence[str]) -> list[float]:
+def llm_distribution(
+    label_probs: dict[str, float] | None, label: str | None, class_names: Sequence[str]
+) -> list[float]:
     """The LLM's class distribution for one answer: its label probabilities where the backend gave them
     (renormalised over ``class_names``), else its label with half the mass and the rest spread evenly (the pool's
     weight then learns how far to trust a bare label)."""
