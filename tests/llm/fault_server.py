@@ -9,6 +9,11 @@ Directives in the last user message:
   ``[fault:garbage]`` reply with text that is not JSON
   ``[fault:badlabel]`` reply with a label outside any allowed set
   ``[fault:empty]``   reply with an empty message
+  ``[fault:badjson]`` status 200 with a JSON body cut off in the middle
+  ``[fault:html]``    status 200 with an HTML page instead of JSON
+  ``[fault:slowbody]`` status 200 with the body sent in ``slow_chunks`` pieces, ``slow_delay_s`` apart
+  ``[fault:echokey]`` HTTP 401 whose message repeats the request's Authorization header (the API key)
+  ``[fault:escape]``  reply with terminal escape sequences in the explanation
 Every request is logged (prompt and ``response_format``) so tests can count what was sent.
 """
 
@@ -20,15 +25,28 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 _DIRECTIVE = re.compile(r"\[(answer|fault):([^\]]+)\]")
 
 
+@dataclass
+class _Raw:
+    """A body sent as it is (not JSON-encoded), optionally in slow pieces."""
+
+    data: bytes
+    content_type: str = "application/json"
+    chunks: int = 1
+    chunk_delay_s: float = 0.0
+
+
 class FaultServer:
-    def __init__(self, *, delay_s: float = 0.0, hang_s: float = 5.0, reject_json_schema: bool = False) -> None:
+    def __init__(self, *, delay_s: float = 0.0, hang_s: float = 5.0, reject_json_schema: bool = False,
+                 slow_chunks: int = 10, slow_delay_s: float = 0.3) -> None:  # fmt: skip
         self.delay_s = delay_s
         self.hang_s = hang_s
+        self.slow_chunks, self.slow_delay_s = slow_chunks, slow_delay_s
         self.reject_json_schema = reject_json_schema
         self.requests: list[dict[str, Any]] = []
         self.max_in_flight = 0
@@ -56,7 +74,7 @@ class FaultServer:
         with self._lock:
             return sum(fragment in r["prompt"] for r in self.requests)
 
-    def _respond(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+    def _respond(self, body: dict[str, Any], authorization: str = "") -> tuple[int, dict[str, str], Any]:
         prompt = body["messages"][-1]["content"]
         fmt = body.get("response_format")
         with self._lock:
@@ -81,6 +99,10 @@ class FaultServer:
                 return code, headers, {"error": {"message": f"injected {code}"}}
         if fault == "hang":
             time.sleep(self.hang_s)
+        if fault == "echokey":
+            return 401, {}, {"error": {"message": f"Incorrect API key provided: {authorization}"}}
+        if fault == "html":
+            return 200, {}, _Raw(b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
         content = json.dumps({"label": label, "explanation": "Because the text says so."})
         if fault == "truncate":
             content = content[: content.index("says")]
@@ -90,9 +112,11 @@ class FaultServer:
             content = json.dumps({"label": "zzz-not-a-label", "explanation": "made up"})
         elif fault == "empty":
             content = ""
+        elif fault == "escape":
+            content = json.dumps({"label": label, "explanation": "\x1b[2J\x1b[31mcleared\x07 the screen"})
         elif fmt is None and "label" not in prompt:
             content = f"echo: {prompt[:40]}"
-        return 200, {}, {
+        reply = {
             "id": f"chatcmpl-{attempt}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -103,6 +127,12 @@ class FaultServer:
             "usage": {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(content) // 4 + 1,
                       "total_tokens": len(prompt) // 4 + len(content) // 4 + 2},
         }  # fmt: skip
+        if fault == "badjson":
+            encoded = json.dumps(reply).encode()
+            return 200, {}, _Raw(encoded[: len(encoded) // 2])
+        if fault == "slowbody":
+            return 200, {}, _Raw(json.dumps(reply).encode(), chunks=self.slow_chunks, chunk_delay_s=self.slow_delay_s)
+        return 200, {}, reply
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -118,19 +148,24 @@ class FaultServer:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
-                    code, headers, payload = server._respond(body)
+                    code, headers, payload = server._respond(body, self.headers.get("Authorization", ""))
                 finally:
                     with server._lock:
                         server._in_flight -= 1
-                data = json.dumps(payload).encode()
+                raw = payload if isinstance(payload, _Raw) else _Raw(json.dumps(payload).encode())
                 try:
                     self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Content-Type", raw.content_type)
+                    self.send_header("Content-Length", str(len(raw.data)))
                     for name, value in headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    size = -(-len(raw.data) // raw.chunks)
+                    for start in range(0, len(raw.data), size):
+                        self.wfile.write(raw.data[start : start + size])
+                        self.wfile.flush()
+                        if raw.chunk_delay_s and start + size < len(raw.data):
+                            time.sleep(raw.chunk_delay_s)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -100,7 +100,7 @@ def test_unusable_answers_are_reasked_then_recorded_as_failures(fault_server, st
         result = client.complete(_ask(f"q [fault:{fault}]"))
         assert not result.ok and result.reason == reason and result.attempts == 2
         assert result.key not in client.store
-        assert client.usage()["new_calls"] == 2  # both attempts were paid for
+        assert client.usage()["requests"] == 2 and client.usage()["new_calls"] == 0  # both requests were paid for
     assert fault_server.count(f"q [fault:{fault}]") == 2
 
 

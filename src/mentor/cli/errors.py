@@ -7,8 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-
+from mentor.cli.terminal import safe_markup
 from mentor.llm import LLMError, ModelNotAvailable, StoreError
 
 stderr = Console(stderr=True)
@@ -22,5 +21,5 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EXPECTED as error:
-        stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        stderr.print(f"[bold red]error:[/] {safe_markup(str(error))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

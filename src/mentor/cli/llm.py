@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
+from mentor.cli.terminal import plain, safe_markup
 from mentor.cli.options import StoreOption, with_llm_options
 from mentor.llm import BUILTIN_MODELS, ChatRequest, Labels, LLMClient, LLMConfig, LLMError, ResponseStore
 from mentor.llm.models import ModelNotAvailable, part_files
@@ -81,11 +82,11 @@ def ask(
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
     if output is not None:
-        stdout.print(f"[bold]label:[/] {escape(result.label or '')}", highlight=False)
+        stdout.print(f"[bold]label:[/] {safe_markup(result.label or '')}", highlight=False)
         if output.explain:
-            stdout.print(f"[bold]explanation:[/] {escape(result.parsed['explanation'])}", highlight=False)
+            stdout.print(f"[bold]explanation:[/] {safe_markup(result.parsed['explanation'])}", highlight=False)
     else:
-        stdout.print(result.text, highlight=False, markup=False)
+        stdout.print(plain(result.text), highlight=False, markup=False)
     source = "store" if result.cached else f"{result.latency_s:.1f}s"
     stderr.print(
         f"[dim]{result.model} · {result.usage.prompt_tokens}+{result.usage.completion_tokens} tokens · {source}[/]"

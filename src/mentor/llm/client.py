@@ -3,12 +3,16 @@
 Every request goes through the same steps: answer from the response store if it holds one; otherwise book the
 call against the budget, send it (at most ``concurrency`` at once), validate the reply against the required
 output format (re-asking a limited number of times), and commit the answer to the store the moment it is valid.
-Failures come back as :class:`~mentor.llm.Failure` values with a reason; they never raise mid-batch.
+Timeouts, refused connections, 429, 5xx and replies that are not a chat completion are sent again with
+exponential backoff (honouring ``Retry-After``), and every request sent, retries included, is booked against the
+budget. Failures come back as :class:`~mentor.llm.Failure` values with a reason (secrets scrubbed from their
+detail); they never raise mid-batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 import uuid
@@ -19,15 +23,26 @@ from typing import Any, TypeVar
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mentor.llm.backends import Backend, BackendError, describe, make_backend
+from mentor.llm.backends.base import RawCompletion, Renegotiate
 from mentor.llm.budget import Budget, BudgetExceeded
 from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import label_distribution
-from mentor.llm.output import InvalidOutput, Labels, parse_output
+from mentor.llm.output import FailureReason, InvalidOutput, Labels, parse_output
+from mentor.llm.secrets import redact
 from mentor.llm.store import ResponseStore
 from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
 from mentor.paths import default_store_path
 
 T = TypeVar("T")
+#: Backoff between retries: BACKOFF_S * 2**retry, at most MAX_BACKOFF_S, plus up to 25 % jitter; a server's
+#: ``Retry-After`` is honoured up to MAX_RETRY_AFTER_S.
+BACKOFF_S, MAX_BACKOFF_S, MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
+
+
+class _NoReply(Exception):
+    def __init__(self, reason: FailureReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
 
 
 class LLMError(RuntimeError):
@@ -86,6 +101,7 @@ class LLMClient:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.budget = Budget(limits=self.config.limits, price=self.config.price)
         self.hits = 0
+        self.answers = 0  # new answers received (the budget's ``calls`` counts requests sent)
         self._backend = backend
         self._runner = _LoopThread()
         self._semaphore = asyncio.Semaphore(self.config.concurrency)
@@ -118,9 +134,11 @@ class LLMClient:
         return result
 
     def usage(self) -> dict[str, Any]:
-        """What this client spent: new calls, tokens, estimated cost, and answers served from the store."""
+        """What this client spent: requests sent (retries included) and new answers, tokens, estimated cost, and
+        answers served from the store."""
         return {
-            "new_calls": self.budget.calls,
+            "requests": self.budget.calls,
+            "new_calls": self.answers,
             "prompt_tokens": self.budget.input_tokens,
             "completion_tokens": self.budget.output_tokens,
             "cost": round(self.budget.cost, 6),
@@ -195,22 +213,13 @@ class LLMClient:
         async with self._semaphore:
             backend = await self._get_backend()
             usage = Usage()
-            attempts = 0
+            sent = [0]  # requests sent for this answer, retries included
             reason, detail = "empty", "no attempt was made"
             for _ in range(1 + self.config.invalid_output_retries):
                 try:
-                    reservation = self.budget.reserve(request.prompt_chars(), request.decoding.max_tokens)
-                except BudgetExceeded as error:
-                    return self._failure(key, "budget", str(error), attempts, usage)
-                attempts += 1
-                started = time.perf_counter()
-                try:
-                    raw = await backend.complete(request)
-                except BackendError as error:
-                    self.budget.settle(reservation, 0, 0)
-                    return self._failure(key, error.reason, error.detail, attempts, usage)
-                latency = time.perf_counter() - started
-                cost = self.budget.settle(reservation, raw.prompt_tokens, raw.completion_tokens)
+                    raw, latency, cost = await self._request(backend, request, sent)
+                except _NoReply as error:
+                    return self._failure(key, error.reason, error.detail, sent[0], usage)
                 usage = Usage(
                     prompt_tokens=usage.prompt_tokens + raw.prompt_tokens,
                     completion_tokens=usage.completion_tokens + raw.completion_tokens,
@@ -239,11 +248,48 @@ class LLMClient:
                     run_id=self.run_id,
                 )
                 self.store.put(completion, request, self.identity)
+                self.answers += 1
                 return completion
-            return self._failure(key, reason, detail, attempts, usage)  # type: ignore[arg-type]
+            return self._failure(key, reason, detail, sent[0], usage)  # type: ignore[arg-type]
+
+    async def _request(
+        self, backend: Backend, request: ChatRequest, sent: list[int]
+    ) -> tuple[RawCompletion, float, float]:
+        """Send ``request`` until a reply comes back: each request booked against the budget first, retryable
+        faults sent again up to ``max_retries`` times with backoff. Returns the reply, its latency and cost."""
+        retries = 0
+        while True:
+            try:
+                reservation = self.budget.reserve(request.prompt_chars(), request.decoding.max_tokens)
+            except BudgetExceeded as error:
+                raise _NoReply("budget", str(error)) from None
+            sent[0] += 1
+            started = time.perf_counter()
+            try:
+                raw = await backend.complete(request)
+            except Renegotiate:
+                self.budget.settle(reservation, 0, 0)
+                continue
+            except BackendError as error:
+                self.budget.settle(reservation, 0, 0)
+                if not error.retryable or retries >= self.config.max_retries:
+                    raise _NoReply(error.reason, error.detail) from None
+                await asyncio.sleep(_backoff(retries, error.retry_after))
+                retries += 1
+                continue
+            latency = time.perf_counter() - started
+            return raw, latency, self.budget.settle(reservation, raw.prompt_tokens, raw.completion_tokens)
 
     def _failure(self, key: str, reason: Any, detail: str, attempts: int, usage: Usage) -> Failure:
+        detail = redact(detail, self.config.api_key_env)
         failure = Failure(key=key, reason=reason, detail=detail, attempts=attempts, model=self.model, usage=usage)
         if reason != "budget":
             self.store.record_failure(failure, run_id=self.run_id)
         return failure
+
+
+def _backoff(retry: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry number ``retry`` (0-based)."""
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, MAX_RETRY_AFTER_S)
+    return min(MAX_BACKOFF_S, BACKOFF_S * 2**retry) * (1 + 0.25 * random.random())

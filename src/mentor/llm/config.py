@@ -47,7 +47,8 @@ class LLMConfig(BaseModel):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=3, ge=0, description="HTTP retries on timeouts, 429 and 5xx")
+    max_retries: int = Field(default=3, ge=0, description="retries of a request on timeouts, refused connections, "
+                             "429, 5xx and replies that are not a chat completion")  # fmt: skip
     invalid_output_retries: int = Field(default=1, ge=0, description="re-asks after an unusable answer")
     concurrency: int = Field(default=4, ge=1)
     structured_output: StructuredOutput = "auto"

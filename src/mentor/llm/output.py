@@ -24,6 +24,7 @@ FailureReason = Literal[
     "connection",
     "rate_limited",
     "server_error",
+    "bad_response",
     "http_error",
     "context_overflow",
     "budget",

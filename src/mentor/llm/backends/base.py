@@ -31,13 +31,29 @@ def wants_logprobs(request: ChatRequest) -> bool:
     return output is not None and getattr(output, "probabilities", False)
 
 
-class BackendError(RuntimeError):
-    """A call that returned no reply, with a failure reason (timeouts, refused connections, HTTP errors)."""
+#: Failures worth sending the request again for (with backoff, honouring ``Retry-After``).
+RETRYABLE: frozenset[str] = frozenset({"timeout", "connection", "rate_limited", "server_error", "bad_response"})
 
-    def __init__(self, reason: FailureReason, detail: str) -> None:
+
+class BackendError(RuntimeError):
+    """A request that returned no reply, with a failure reason (timeouts, refused connections, HTTP errors, a
+    reply that is not a chat completion). ``retry_after``: seconds the server asked to wait before retrying."""
+
+    def __init__(self, reason: FailureReason, detail: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.reason in RETRYABLE
+
+
+class Renegotiate(RuntimeError):
+    """The endpoint rejected an optional feature of the request (a structured-output mode, log-probabilities);
+    the backend has switched it off and the request should be sent again at once (it is another request, so the
+    client books it against the budget, but it uses none of the retries)."""
 
 
 class Backend(ABC):
@@ -55,7 +71,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> RawCompletion:
-        """Send one request; raise :class:`BackendError` when no reply came back."""
+        """Send exactly one request; raise :class:`BackendError` when no reply came back, :class:`Renegotiate`
+        when it should be sent again with what the endpoint accepts (retries are the client's)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or model memory."""

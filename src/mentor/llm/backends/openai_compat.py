@@ -1,10 +1,12 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) through the ``openai`` client.
 
-Retries of timeouts, refused connections, 429 (honouring ``Retry-After``) and 5xx are the ``openai`` client's
-own, with its exponential backoff. Structured output is negotiated per endpoint: servers differ in what
-``response_format`` they accept, so on the first request with a schema the backend tries, in order,
-OpenAI's ``json_schema``, llama.cpp's ``json_object`` + ``schema``, plain ``json_object`` and finally format
-instructions in the prompt, and keeps the first the endpoint accepts.
+Each :meth:`~OpenAICompatBackend.complete` sends exactly one HTTP request (the ``openai`` client's own retries
+are off): the :class:`~mentor.llm.LLMClient` retries timeouts, refused connections, 429 (honouring
+``Retry-After``), 5xx and replies that are not a chat completion, and books every request against the budget.
+``timeout_s`` is a deadline for the whole request, a slowly streamed body included. Structured output is
+negotiated per endpoint: servers differ in what ``response_format`` they accept, so on the first request with a
+schema the backend tries, in order, OpenAI's ``json_schema``, llama.cpp's ``json_object`` + ``schema``, plain
+``json_object`` and finally format instructions in the prompt, and keeps the first the endpoint accepts.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import os
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from mentor.llm.backends import describe, openai_endpoint
-from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, wants_logprobs
+from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, Renegotiate, wants_logprobs
 from mentor.llm.config import LLMConfig, StructuredOutput
 from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.types import ChatRequest
@@ -41,11 +44,12 @@ class OpenAICompatBackend(Backend):
             api_key=api_key,
             base_url=openai_endpoint(config),
             timeout=config.timeout_s,
-            max_retries=config.max_retries,
+            max_retries=0,  # the client retries, so that every request is booked against the budget
         )
         self.endpoint = openai_endpoint(config)
         self._mode: StructuredOutput | None = None if config.structured_output == "auto" else config.structured_output
         self._mode_lock = asyncio.Lock()
+        self._trying = 0  # the structured-output mode being tried while negotiating
         self._logprobs = True
 
     @property
@@ -59,36 +63,31 @@ class OpenAICompatBackend(Backend):
 
     async def complete(self, request: ChatRequest) -> RawCompletion:
         if request.output is None:
-            return await self._send(request, None, self._client)
+            return await self._send(request, None)
         if self._mode is not None:
-            return await self._send(request, self._mode, self._client)
+            return await self._send(request, self._mode)
         async with self._mode_lock:
             if self._mode is None:
                 return await self._negotiate(request)
-        return await self._send(request, self._mode, self._client)
+        return await self._send(request, self._mode)
 
     async def _negotiate(self, request: ChatRequest) -> RawCompletion:
-        probe = self._client.with_options(max_retries=0)
-        for mode in _FALLBACK_ORDER:
-            try:
-                try:
-                    result = await self._send(request, mode, probe, probing=True)
-                except BackendError:
-                    # A fault unrelated to the format (429, timeout): retry this mode the normal way.
-                    result = await self._send(request, mode, self._client, probing=True)
-            except _Unsupported:
-                continue
-            self._mode = mode
-            return result
-        raise BackendError("http_error", "the endpoint rejected every structured-output mode")  # pragma: no cover
+        """Send ``request`` in the structured-output mode being tried; keep the mode if the endpoint accepts it,
+        or move to the next and ask for the request to be sent again. Faults unrelated to the format (429, a
+        timeout) leave the mode on trial: the client retries them as any other."""
+        if self._trying >= len(_FALLBACK_ORDER):  # pragma: no cover - "prompt" needs no server support
+            raise BackendError("http_error", "the endpoint rejected every structured-output mode")
+        mode = _FALLBACK_ORDER[self._trying]
+        try:
+            result = await self._send(request, mode, probing=True)
+        except _Unsupported:
+            self._trying += 1
+            raise Renegotiate(f"{self.endpoint} does not accept response format {mode!r}") from None
+        self._mode = mode
+        return result
 
     async def _send(
-        self,
-        request: ChatRequest,
-        mode: StructuredOutput | None,
-        client: openai.AsyncOpenAI,
-        *,
-        probing: bool = False,
+        self, request: ChatRequest, mode: StructuredOutput | None, *, probing: bool = False
     ) -> RawCompletion:
         messages = [m.model_dump() for m in request.messages]
         kwargs: dict[str, Any] = {
@@ -117,30 +116,45 @@ class OpenAICompatBackend(Backend):
                     kwargs["response_format"] = {"type": "json_object"}
                 last = messages[-1]
                 messages[-1] = {**last, "content": f"{last['content']}\n\n{request.output.instruction()}"}
+        deadline = self._config.timeout_s
         try:
-            response = await client.chat.completions.create(messages=messages, **kwargs)
+            response = await asyncio.wait_for(self._client.chat.completions.create(messages=messages, **kwargs),
+                                              timeout=deadline)  # fmt: skip
         except openai.APIStatusError as error:
             if "logprobs" in kwargs and _rejects_logprobs(error):
                 self._logprobs = False  # this endpoint gives none: answer without label probabilities
-                return await self._send(request, mode, client, probing=probing)
+                raise Renegotiate(f"{self.endpoint} does not give log-probabilities") from None
             if probing and _rejects_format(error):
                 raise _Unsupported from None
             raise _status_error(error) from None
-        except openai.APITimeoutError as error:
-            raise BackendError("timeout", f"{self.endpoint}: no answer within the timeout ({error})") from None
+        except (openai.APITimeoutError, TimeoutError) as error:
+            raise BackendError(
+                "timeout", f"{self.endpoint}: no complete answer within {deadline:g} s ({error})"
+            ) from None
         except openai.APIConnectionError as error:
             raise BackendError("connection", f"{self.endpoint}: {error}") from None
-        if not response.choices:
-            raise BackendError("empty", f"{self.endpoint}: the response has no choices")
-        choice = response.choices[0]
-        usage = response.usage
-        return RawCompletion(
-            text=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choice.finish_reason,
-            logprobs=_token_logprobs(choice),
-        )
+        except ValueError as error:  # a body cut short or not JSON (json.JSONDecodeError is a ValueError)
+            raise BackendError("bad_response", f"{self.endpoint}: the reply is not valid JSON ({error})") from None
+        return self._raw(response)
+
+    def _raw(self, response: Any) -> RawCompletion:
+        if not isinstance(response, ChatCompletion):  # e.g. an HTML page served with status 200
+            raise BackendError("bad_response", f"{self.endpoint}: the reply is not a chat completion: "
+                               f"{str(response)[:80]!r}")  # fmt: skip
+        try:
+            if not response.choices:
+                raise BackendError("empty", f"{self.endpoint}: the response has no choices")
+            choice = response.choices[0]
+            usage = response.usage
+            return RawCompletion(
+                text=choice.message.content or "",
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                finish_reason=choice.finish_reason,
+                logprobs=_token_logprobs(choice),
+            )
+        except (AttributeError, TypeError, ValueError) as error:  # a JSON body of another shape
+            raise BackendError("bad_response", f"{self.endpoint}: malformed chat completion ({error})") from None
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -176,9 +190,22 @@ def _token_logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
 def _status_error(error: openai.APIStatusError) -> BackendError:
     detail = f"HTTP {error.status_code}: {error.message}"
     if error.status_code == 429:
-        return BackendError("rate_limited", detail)
+        return BackendError("rate_limited", detail, retry_after=_retry_after(error))
     if error.status_code >= 500:
-        return BackendError("server_error", detail)
+        return BackendError("server_error", detail, retry_after=_retry_after(error))
     if error.status_code == 400 and "context" in error.message.lower():
         return BackendError("context_overflow", detail)
     return BackendError("http_error", detail)
+
+
+def _retry_after(error: openai.APIStatusError) -> float | None:
+    """The wait a server asked for (``Retry-After`` in seconds, or ``retry-after-ms``), if any."""
+    headers = error.response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return float(headers["retry-after-ms"]) / 1000
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+    except ValueError:  # an HTTP date: rare from model servers; fall back to our own backoff
+        return None
+    return None
