@@ -24,8 +24,8 @@ import re
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _DIRECTIVE = re.compile(r"\[(answer|fault):([^\]]+)\]")

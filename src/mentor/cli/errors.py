@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+
 from mentor.cli.terminal import safe_markup
 from mentor.llm import LLMError, ModelNotAvailable, StoreError
 

@@ -15,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.terminal import plain, safe_markup
 from mentor.cli.options import StoreOption, with_llm_options
+from mentor.cli.terminal import plain, safe_markup
 from mentor.llm import BUILTIN_MODELS, ChatRequest, Labels, LLMClient, LLMConfig, LLMError, ResponseStore
 from mentor.llm.models import ModelNotAvailable, part_files
 from mentor.paths import default_store_path

@@ -53,11 +53,21 @@ ConcurrencyOption = Annotated[
 ]
 TimeoutOption = Annotated[
     float,
-    typer.Option("--llm-timeout", min=0.1, help="Seconds to wait for one answer.", rich_help_panel=LLM_PANEL),
+    typer.Option(
+        "--llm-timeout",
+        min=0.1,
+        help="Deadline in seconds for one request, the whole reply included.",
+        rich_help_panel=LLM_PANEL,
+    ),
 ]
 RetriesOption = Annotated[
     int,
-    typer.Option("--llm-retries", min=0, help="Retries on timeouts, 429 and 5xx.", rich_help_panel=LLM_PANEL),
+    typer.Option(
+        "--llm-retries",
+        min=0,
+        help="Retries of a request on timeouts, refused connections, 429, 5xx and bad replies.",
+        rich_help_panel=LLM_PANEL,
+    ),
 ]
 StructuredOption = Annotated[
     str,
