@@ -149,6 +149,27 @@ def stats(
         stdout.print("failures by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
 
 
+@app.command()
+def check(store: StoreOption = None) -> None:
+    """Whether the response store is sound (SQLite's integrity check); exit 1 with the problems if not."""
+    path = store or default_store_path()
+    with user_errors():
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no response store here (set --store or MENTOR_STORE)")
+        with ResponseStore(path) as db:
+            problems = db.check()
+            answers = len(db) if not problems else None
+    if problems:
+        stderr.print(f"[bold red]error:[/] {safe_markup(str(path))}: the store is damaged:", highlight=False,
+                     soft_wrap=True)  # fmt: skip
+        for problem in "\n".join(problems).splitlines()[:20]:
+            stderr.print(f"  {safe_markup(problem)}", highlight=False, soft_wrap=True)
+        stderr.print("Restore it from an earlier `mentor llm export` (`mentor llm import` into a new store), or "
+                     "salvage what is readable with the sqlite3 shell's `.recover`.", soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1)
+    stdout.print(f"{safe_markup(str(path))}: sound, {answers} answers", highlight=False, soft_wrap=True)
+
+
 @app.command("export")
 def export_(
     out: Annotated[Optional[Path], typer.Argument(help="JSONL file to write (default: standard output).")] = None,

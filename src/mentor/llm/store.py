@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -92,6 +93,12 @@ class ResponseStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            # mentor's stores are never empty files (the header is written on creation): a truncated or wrongly
+            # chosen file would otherwise silently become a new, empty store.
+            raise StoreError(f"{self.path}: an empty file (0 bytes), not a mentor response store; if it was a store, "
+                             "its answers are lost (restore it from a `mentor llm export` copy); otherwise remove "
+                             "the file or choose another --store")  # fmt: skip
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
@@ -109,6 +116,25 @@ class ResponseStore:
         with self._lock:
             self._db.close()
 
+    @contextmanager
+    def _sql(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a damaged database file becomes a :class:`StoreError` naming it."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as error:
+                raise StoreError(
+                    f"{self.path}: the response store is damaged ({error}); `mentor llm check --store "
+                    f"{self.path}` lists what is wrong; restore it from an earlier `mentor llm export`, or choose "
+                    "another --store"
+                ) from None
+
+    def check(self) -> list[str]:
+        """SQLite's integrity check of the store: ``[]`` when it is sound, else the problems it found."""
+        with self._sql() as db:
+            rows = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+        return [] if rows == ["ok"] else rows
+
     def __enter__(self) -> ResponseStore:
         return self
 
@@ -119,15 +145,15 @@ class ResponseStore:
 
     def get(self, key: str, *, run_id: str) -> Completion | None:
         """The stored answer for ``key`` (logged as a hit for ``run_id``), or ``None``."""
-        with self._lock:
-            row = self._db.execute(
+        with self._sql() as db:
+            row = db.execute(
                 "SELECT text, parsed, label, repaired, prompt_tokens, completion_tokens, cost, latency_s,"
                 " model, endpoint, created, run_id, label_probs FROM responses WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
                 return None
-            self._db.execute(
+            db.execute(
                 "INSERT INTO hits (key, model, created, run_id) VALUES (?, ?, ?, ?)",
                 (key, row[8], time.time(), run_id),
             )
@@ -150,8 +176,8 @@ class ResponseStore:
 
     def put(self, completion: Completion, request: ChatRequest, model_identity: str) -> None:
         """Commit a fresh answer immediately (autocommit: durable before the caller sees it)."""
-        with self._lock:
-            self._db.execute(
+        with self._sql() as db:
+            db.execute(
                 f"INSERT OR IGNORE INTO responses ({', '.join(_EXPORT_FIELDS)})"
                 f" VALUES ({', '.join('?' * len(_EXPORT_FIELDS))})",
                 (
@@ -175,8 +201,8 @@ class ResponseStore:
             )
 
     def record_failure(self, failure: Failure, *, run_id: str) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._sql() as db:
+            db.execute(
                 "INSERT INTO failures (key, model, reason, detail, attempts, prompt_tokens,"
                 " completion_tokens, created, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -193,26 +219,26 @@ class ResponseStore:
             )
 
     def __contains__(self, key: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+        with self._sql() as db:
+            return db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
 
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        with self._sql() as db:
+            return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     # -- reporting -----------------------------------------------------------------------------------------
 
     def stats(self, run_id: str | None = None) -> list[ModelStats]:
         """Calls, tokens, cost, store hits and failures per model (optionally for one run)."""
         where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
-        with self._lock:
-            calls = self._db.execute(
+        with self._sql() as db:
+            calls = db.execute(
                 "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost)"
                 f" FROM responses {where} GROUP BY model",
                 args,
             ).fetchall()
-            hits = dict(self._db.execute(f"SELECT model, COUNT(*) FROM hits {where} GROUP BY model", args))
-            fails = dict(self._db.execute(f"SELECT model, COUNT(*) FROM failures {where} GROUP BY model", args))
+            hits = dict(db.execute(f"SELECT model, COUNT(*) FROM hits {where} GROUP BY model", args))
+            fails = dict(db.execute(f"SELECT model, COUNT(*) FROM failures {where} GROUP BY model", args))
         by_model = {row[0]: row for row in calls}
         models = sorted(set(by_model) | set(hits) | set(fails))
         out = []
@@ -233,22 +259,22 @@ class ResponseStore:
 
     def mean_latency(self, model_identity: str) -> tuple[int, float | None]:
         """(number of stored answers, their mean latency in seconds) for one model identity."""
-        with self._lock:
-            count, mean = self._db.execute(
+        with self._sql() as db:
+            count, mean = db.execute(
                 "SELECT COUNT(*), AVG(latency_s) FROM responses WHERE model_identity = ?", (model_identity,)
             ).fetchone()
         return count, mean
 
     def failure_reasons(self, run_id: str | None = None) -> dict[str, int]:
         where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
-        with self._lock:
-            return dict(self._db.execute(f"SELECT reason, COUNT(*) FROM failures {where} GROUP BY reason", args))
+        with self._sql() as db:
+            return dict(db.execute(f"SELECT reason, COUNT(*) FROM failures {where} GROUP BY reason", args))
 
     # -- JSONL exchange ------------------------------------------------------------------------------------
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {', '.join(_EXPORT_FIELDS)} FROM responses ORDER BY created").fetchall()
+        with self._sql() as db:
+            rows = db.execute(f"SELECT {', '.join(_EXPORT_FIELDS)} FROM responses ORDER BY created").fetchall()
         for row in rows:
             record = dict(zip(_EXPORT_FIELDS, row, strict=True))
             for field in _JSON_FIELDS:
@@ -270,20 +296,20 @@ class ResponseStore:
         The whole file is validated first: a bad line raises :class:`StoreError` naming it, and nothing is added.
         """
         rows = [_record_to_row(line, number, name) for number, line in enumerate(source, 1) if line.strip()]
-        with self._lock:
-            before = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-            self._db.execute("BEGIN")
+        with self._sql() as db:
+            before = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            db.execute("BEGIN")
             try:
-                self._db.executemany(
+                db.executemany(
                     f"INSERT OR IGNORE INTO responses ({', '.join(_EXPORT_FIELDS)})"
                     f" VALUES ({', '.join('?' * len(_EXPORT_FIELDS))})",
                     rows,
                 )
             except sqlite3.DatabaseError:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
-            after = self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+            db.execute("COMMIT")
+            after = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         return after - before, len(rows) - (after - before)
 
 
