@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +25,36 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+#: A temporary file of :func:`atomic_write` this much older than now belongs to a run that was killed.
+STALE_TMP_S = 60.0
+
+
+class OutputError(ValueError):
+    """An output path that cannot take a run's outputs (checked before any work is done)."""
+
+
+def prepare_output_dir(path: Path, outputs: Iterable[str] = (), *, option: str = "--out") -> list[str]:
+    """Check, before any work, that ``path`` can hold a run's outputs, and remove the temporary files a killed
+    run left there. Returns notes for the user: which of ``outputs`` already exist and will be replaced."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{option} {path}: exists and is not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {path}: cannot write there ({existing} is not a writable directory)")
+    notes = []
+    if path.is_dir():
+        now = time.time()
+        for leftover in path.glob(".*.tmp"):
+            if leftover.is_file() and now - leftover.stat().st_mtime > STALE_TMP_S:
+                leftover.unlink(missing_ok=True)
+        replaced = [name for name in outputs if (path / name).exists()]
+        if replaced:
+            notes.append(f"{path} holds a previous run's {', '.join(replaced)}: this run replaces them")
+    return notes
 
 
 def write_text(path: Path, content: str) -> None:

@@ -72,4 +72,4 @@ def test_a_run_with_a_live_teacher(colours, student_dir, tmp_path, store_path, m
     assert failures == sum("ice" in e.input for e in data.train) > 0
     # gold labels keep the examples whose teacher answer failed; only their rationale is missing
     assert result["data"]["train_used"] == 36 and 0 < result["data"]["with_rationale"] < 36
-    assert result["data"]["teacher_usage"]["new_calls"] == len(backend.asked)
+    assert result["data"]["teacher_usage"]["requests"] == len(backend.asked)

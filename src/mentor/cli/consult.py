@@ -31,8 +31,11 @@ from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
 from mentor.consult.prompt import estimate_tokens
 from mentor.graph.backbones import BACKBONES
 from mentor.llm import LLMClient, LLMConfig
+from mentor.outputs import prepare_output_dir
 
 stdout = Console()
+#: What a run writes in --out (either strategy).
+RUN_OUTPUTS = ("result.json", "consultations.jsonl", "accuracy_vs_calls.png")
 
 
 @with_llm_options(exclude=("max_calls", "max_input_tokens", "max_output_tokens"))
@@ -139,8 +142,14 @@ def consult(
         )  # fmt: skip
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"
         out = out or Path("runs") / name
+        if not dry_run:
+            for note in prepare_output_dir(out, RUN_OUTPUTS):
+                stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         with LLMClient(llm_config, store=store) as client:
             consultation = make_consultation(config, client, progress=not as_json)
+            for note in consultation.split.warnings():
+                stderr.print(f"[yellow]warning:[/] split {consultation.split_name}: {note}", highlight=False,
+                             soft_wrap=True)  # fmt: skip
             if dry_run:
                 _plan(consultation, client, as_json)
                 return
@@ -260,6 +269,8 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
         "strategy": config.strategy,
         "calls_per_round" if config.strategy == "login" else "calibration_then_at_most": plan,
         "round1_nodes" if config.strategy == "login" else "calibration_nodes": nodes,
+        # nodes above are row indices (0-based, in file order); a graph from files also has its own ids
+        **({"node_ids": [consultation.graph.node_ids[n] for n in nodes]} if consultation.graph.node_ids else {}),
         "round1_already_in_store" if config.strategy == "login" else "calibration_already_in_store": stored,
         "estimated_prompt_tokens": round(mean_prompt * calls),
         "max_completion_tokens": max_answer * calls,

@@ -17,6 +17,7 @@ from mentor.distill.config import RECORDED, DistillConfig
 from mentor.distill.formats import MODES
 from mentor.distill.student import DEFAULT_STUDENT
 from mentor.llm import LLMClient, LLMConfig
+from mentor.outputs import prepare_output_dir
 
 stdout = Console()
 
@@ -89,6 +90,7 @@ def run(
             seed=seed,
         )
         out = out or Path("runs") / f"distill-{Path(task).name}-{mode}-seed{seed}"
+        prepare_output_dir(out)  # a rerun into the same directory resumes from its checkpoints
         if teacher != RECORDED and mode != "finetune":
             client_config = LLMConfig.model_validate({**llm_config.model_dump(), "llm": teacher})
             with LLMClient(client_config, store=store) as client:

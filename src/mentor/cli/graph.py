@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mentor.cli.errors import user_errors
+from mentor.cli.errors import stderr, user_errors
 from mentor.cli.options import DataRootOption
 from mentor.graph import TrainConfig, load_dataset, node_features, train_node_classifier
 from mentor.graph.backbones import BACKBONES
@@ -36,14 +37,15 @@ def describe(
     with user_errors():
         info = load_dataset(dataset, data_root, seed).describe()
     if as_json:
-        typer.echo(json.dumps(info))
+        typer.echo(json.dumps(info, allow_nan=False))
         return
     table = Table(title=f"{info['name']}  ({info['source']})", show_header=False)
     table.add_row("nodes", str(info["nodes"]))
     table.add_row("edges (undirected)", str(info["edges"]))
     table.add_row("classes", ", ".join(f"{k} {v}" for k, v in info["class_counts"].items()))
     table.add_row("unlabelled", str(info["unlabelled"]))
-    table.add_row("edge homophily", f"{info['edge_homophily']:.3f}")
+    homophily = info["edge_homophily"]
+    table.add_row("edge homophily", "– (no edge between labelled nodes)" if homophily is None else f"{homophily:.3f}")
     if info["text_chars"]:
         chars = info["text_chars"]
         table.add_row(
@@ -82,12 +84,16 @@ def train(
         chosen = graph.split(split) if split in graph.splits else None
         if chosen is None:
             raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.splits)}")
+        for note in chosen.warnings():
+            stderr.print(f"[yellow]warning:[/] split {split}: {note}", highlight=False, soft_wrap=True)
+        started = time.perf_counter()
         x = node_features(graph, features, progress=not as_json)
+        feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
                              dropout=dropout, seed=seed)  # fmt: skip
         result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config)
     summary = {"dataset": graph.name, "model": config.model, "features": features, "split": split, "seed": seed,
-               **result.summary()}  # fmt: skip
+               **result.summary(), "feature_seconds": round(feature_seconds, 3)}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(summary))
         return

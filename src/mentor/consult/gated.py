@@ -109,6 +109,7 @@ class GatedResult:
     last: TrainResult  # the GNN of the last round, kept or not (a diagnostic)
     llm_seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
+    feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
 
     # -- what decided the run (the no-leakage tests compare these under poisoned test labels) ------------------
 
@@ -267,7 +268,7 @@ class GatedConsultation(Consultation):
         return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
                            selected_round=kept_round, calibration_gate=calibration_gate,
                            rounds=reports, asked=asked, predictions=predictions, last=current, llm_seconds=llm_seconds,
-                           failures=dict(failures))  # fmt: skip
+                           failures=dict(failures), feature_seconds=self.feature_seconds)  # fmt: skip
 
     # -- pieces -------------------------------------------------------------------------------------------------
 

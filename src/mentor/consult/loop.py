@@ -81,6 +81,7 @@ class ConsultResult:
     best_round: int
     best: TrainResult
     stopped: str | None = None
+    feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
 
     @property
     def before(self) -> dict[str, dict[str, float]]:
@@ -120,15 +121,21 @@ class Consultation:
         self.encoder = encoder if config.features == "bow" else encoder or SentenceEncoder(config.features)
         self.train_config = TrainConfig(model=config.model, epochs=config.epochs, patience=config.patience,
                                         seed=config.seed)  # fmt: skip
+        self.feature_seconds = 0.0
 
     # -- pieces -------------------------------------------------------------------------------------------------
 
     def features(self) -> Tensor:
+        """Features of the current node texts (time spent on it accumulates in ``feature_seconds``)."""
+        started = time.perf_counter()
         texts = self.graph.texts or []
         if self.config.features == "bow":
-            return tfidf_features(texts)
-        assert self.encoder is not None
-        return self.encoder.encode(texts, progress=self.progress)
+            x = tfidf_features(texts)
+        else:
+            assert self.encoder is not None
+            x = self.encoder.encode(texts, progress=self.progress)
+        self.feature_seconds += time.perf_counter() - started
+        return x
 
     def train(self, x: Tensor, pseudo: PseudoLabels | None = None) -> TrainResult:
         return train_node_classifier(x, self.graph.edge_index, self.graph.y, self.split, self.train_config,
@@ -235,7 +242,8 @@ class Consultation:
                 break
         best_round = max(range(len(reports)), key=lambda r: (reports[r].metrics["val"]["acc"], -r))
         return ConsultResult(config=config, graph=self.graph, rounds=reports, consultations=consultations,
-                             best_round=best_round, best=results[best_round], stopped=stopped)  # fmt: skip
+                             best_round=best_round, best=results[best_round], stopped=stopped,
+                             feature_seconds=self.feature_seconds)  # fmt: skip
 
     def _record(self, round_: int, node: int, request: ChatRequest, answer: Any, view: NodeView) -> dict[str, Any]:
         shown = [int(view.known_labels[u]) if int(view.known_labels[u]) >= 0 else int(view.predictions[u])

@@ -39,6 +39,7 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
     totals["failures"] = dict(sum((Counter(r.failures) for r in answered), Counter()))
     totals["llm_accuracy"] = round(totals["llm_correct"] / totals["answered"], 4) if totals["answered"] else None
     totals["llm_seconds"] = round(sum(r.llm_seconds for r in answered), 3)
+    totals["feature_seconds"] = round(result.feature_seconds, 3)
     return {
         "strategy": "login",
         "dataset": result.graph.name,
@@ -151,6 +152,7 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
             "spent_cost": round(sum(a.cost for a in ok), 6),
             "spent_llm_seconds": round(sum(a.latency_s for a in ok), 3),
             "llm_seconds": round(result.llm_seconds, 3),
+            "feature_seconds": round(result.feature_seconds, 3),
             "failures": result.failures,
         },
         "rounds": [r.as_dict() for r in result.rounds],

@@ -12,6 +12,9 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import homophily
 
+#: A validation or test part smaller than this gets a warning (one node would be over 3 accuracy points).
+SMALL_SPLIT = 30
+
 
 @dataclass
 class Split:
@@ -28,6 +31,19 @@ class Split:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split part {name!r}; expected train, val or test")
         return getattr(self, name)
+
+    def warnings(self, minimum: int = SMALL_SPLIT) -> list[str]:
+        """What makes scores on this split mean little: a validation or test part under ``minimum`` nodes, with
+        how many accuracy points one node is worth there."""
+        notes = []
+        for part, name in (("val", "validation"), ("test", "test")):
+            n = int(self.mask(part).sum())
+            if n == 0:
+                notes.append(f"the {name} part is empty: its scores are not measured")
+            elif n < minimum:
+                notes.append(f"the {name} part has {n} nodes: one node is {100 / n:.1f} accuracy points, so its "
+                             "scores mean little (use a larger split or average over many seeds)")  # fmt: skip
+        return notes
 
 
 @dataclass
@@ -76,15 +92,17 @@ class TextGraph:
             known = ", ".join(self.splits) or "none"
             raise KeyError(f"{self.name} has no split {name!r}; it has: {known}") from None
 
-    def edge_homophily(self) -> float:
-        """Fraction of edges joining two nodes of the same class, over edges whose both ends are labelled."""
+    def edge_homophily(self) -> float | None:
+        """Fraction of edges joining two nodes of the same class, over edges whose both ends are labelled
+        (``None`` when there is no such edge)."""
         labelled = (self.y[self.edge_index[0]] >= 0) & (self.y[self.edge_index[1]] >= 0)
         if not bool(labelled.any()):
-            return float("nan")
+            return None
         return float(homophily(self.edge_index[:, labelled], self.y, method="edge"))
 
     def describe(self) -> dict[str, Any]:
         counts = Counter(int(c) for c in self.y.tolist() if c >= 0)
+        homophily_value = self.edge_homophily()
         text_chars = None
         if self.texts is not None:
             lengths = torch.tensor([len(t) for t in self.texts], dtype=torch.float)
@@ -102,7 +120,7 @@ class TextGraph:
             "classes": self.num_classes,
             "class_counts": {self.class_names[c]: counts.get(c, 0) for c in range(self.num_classes)},
             "unlabelled": int((self.y < 0).sum()),
-            "edge_homophily": round(self.edge_homophily(), 4),
+            "edge_homophily": None if homophily_value is None else round(homophily_value, 4),
             "text_chars": text_chars,
             "features": None if self.data.x is None else int(self.data.x.size(1)),
             "splits": {name: split.sizes() for name, split in self.splits.items()},

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mentor.errors import DataError, DatasetNotFound
+from mentor.errors import DataError, DatasetNotFound, check_utf8, utf8_lines
 from mentor.paths import DATA_ROOT_ENV
 
 
@@ -21,19 +21,16 @@ def require(path: Path, what: str) -> Path:
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for each non-blank line; a line that is not a JSON object is a DataError."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(
-                    f"not valid JSON ({error.msg} at column {error.colno})", file=path, line=number
-                ) from None
-            if not isinstance(record, dict):
-                raise DataError(f"expected a JSON object, got {type(record).__name__}", file=path, line=number)
-            yield number, record
+    for number, line in utf8_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"not valid JSON ({error.msg} at column {error.colno})", file=path, line=number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, got {type(record).__name__}", file=path, line=number)
+        yield number, record
 
 
 def field(
@@ -59,6 +56,7 @@ def read_completions(directory: Path, split: str, expected: int) -> list[str]:
         raise DatasetNotFound(f"no recorded teacher outputs {split}_CoT_<k>.json", file=directory)
     completions: list[str] = []
     for path in files:
+        check_utf8(path)
         try:
             batch = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mentor.distill.tasks._files import field, read_jsonl, require
 from mentor.distill.tasks.base import ChoiceTask, EquationTask, Example, LabelTask, Task, TaskData, TextTask
-from mentor.errors import DataError
+from mentor.errors import DataError, check_utf8
 
 ANSWER_KINDS = ("text", "choice", "expression")
 
@@ -32,6 +32,7 @@ def _task(directory: Path, has_choices: bool) -> Task:
     path = directory / "task.json"
     spec: dict = {}
     if path.is_file():
+        check_utf8(path)
         try:
             spec = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:

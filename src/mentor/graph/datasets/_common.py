@@ -1,9 +1,8 @@
-"""Helpers shared by the loaders: edge clean-up and PyG data sets over a read-only data root."""
+"""Helpers shared by the loaders: edge clean-up, and PyG data sets processed in mentor's cache (never the data root)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -28,23 +27,27 @@ def undirected(edge_index: Tensor, num_nodes: int) -> Tensor:
 def pyg_dataset(factory: Callable[[str], D], root: Path, raw_dir: Path, what: str) -> D:
     """Build a PyG data set whose raw files are under ``raw_dir`` (``<root>/.../raw``).
 
-    PyG writes ``processed/`` beside ``raw/``; when the data root is read-only (a shared copy) the raw files are
-    mirrored into the mentor cache first. When they are missing, PyG downloads them (online) into the cache;
+    PyG writes ``processed/`` beside ``raw/`` and later unpickles what it finds there, so it never works in the
+    user's data root: the raw files are mirrored into mentor's cache (a directory per data root and raw-file set,
+    so changed raw files get freshly processed ones) and PyG processes them there. A ``processed/`` directory in
+    the data root is never read. When the raw files are missing, PyG downloads them (online) into the cache;
     offline, a :class:`DatasetNotFound` names the missing directory and the data-root setting.
     """
     relative = raw_dir.parent.relative_to(root)
     if raw_dir.is_dir() and any(raw_dir.iterdir()):
-        if os.access(raw_dir.parent, os.W_OK):
-            return factory(str(raw_dir.parent.parent))
-        tag = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
-        mirror = cache_dir() / "pyg" / tag / relative
+        files = sorted(f for f in raw_dir.iterdir() if f.is_file())
+        fingerprint = hashlib.sha256(str(root.resolve()).encode())
+        for file in files:
+            stat = file.stat()
+            fingerprint.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        mirror = cache_dir() / "pyg" / fingerprint.hexdigest()[:16] / relative
         (mirror / "raw").mkdir(parents=True, exist_ok=True)
-        for file in raw_dir.iterdir():
+        for file in files:
             target = mirror / "raw" / file.name
-            if file.is_file() and (not target.exists() or target.stat().st_size != file.stat().st_size):
+            if not target.exists() or target.stat().st_size != file.stat().st_size:
                 shutil.copyfile(file, target)
         return factory(str(mirror.parent))
-    download_root = root if os.access(root, os.W_OK) else cache_dir() / "pyg" / "downloads"
+    download_root = cache_dir() / "pyg" / "downloads"
     try:
         return factory(str(download_root / relative.parent))
     except OSError as error:  # URLError is an OSError: offline, or the source is gone

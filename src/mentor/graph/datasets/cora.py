@@ -7,7 +7,7 @@ from pathlib import Path
 
 from torch_geometric.data import Data
 
-from mentor.errors import DataError
+from mentor.errors import DataError, utf8_lines
 from mentor.graph.datasets._common import require_file, undirected
 from mentor.graph.datasets.planetoid import PLANETOID_CLASSES, planetoid_data
 from mentor.graph.splits import random_split
@@ -22,23 +22,20 @@ def load_cora(root: Path, seed: int = 0) -> TextGraph:
     text_path = require_file(root / TEXT_FILE, "Cora's node texts")
     pyg = planetoid_data(root, "Cora")
     texts: list[str | None] = [None] * pyg.num_nodes
-    with text_path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                node, text, label = int(row["planetoid_id"]), row["text"], int(row["label"])
-            except (ValueError, KeyError, TypeError) as error:
-                raise DataError(
-                    f"expected planetoid_id, text and label ({error})", file=text_path, line=number
-                ) from None
-            if not 0 <= node < pyg.num_nodes or texts[node] is not None:
-                raise DataError(f"planetoid_id {node} is out of range or repeated", file=text_path, line=number)
-            if label != int(pyg.y[node]):
-                raise DataError(f"label {label} disagrees with Planetoid's {int(pyg.y[node])} for node {node}",
-                                file=text_path, line=number, field="label")  # fmt: skip
-            texts[node] = text
+    for number, line in utf8_lines(text_path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            node, text, label = int(row["planetoid_id"]), row["text"], int(row["label"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise DataError(f"expected planetoid_id, text and label ({error})", file=text_path, line=number) from None
+        if not 0 <= node < pyg.num_nodes or texts[node] is not None:
+            raise DataError(f"planetoid_id {node} is out of range or repeated", file=text_path, line=number)
+        if label != int(pyg.y[node]):
+            raise DataError(f"label {label} disagrees with Planetoid's {int(pyg.y[node])} for node {node}",
+                            file=text_path, line=number, field="label")  # fmt: skip
+        texts[node] = text
     missing = [i for i, t in enumerate(texts) if t is None]
     if missing:
         raise DataError(f"{len(missing)} Planetoid nodes have no text, first {missing[0]}", file=text_path)

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from mentor.errors import DataError
+from mentor.errors import DataError, check_utf8, utf8_lines
 from mentor.graph.datasets._common import undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
@@ -46,18 +46,19 @@ def _find(directory: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs; line numbers count the CSV header, rows of a Parquet file count from 1."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataError(f"not valid JSON ({error.msg})", file=path, line=number) from None
-                if not isinstance(row, dict):
-                    raise DataError("expected a JSON object", file=path, line=number)
-                yield number, row
+        for number, line in utf8_lines(path):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"not valid JSON ({error.msg})", file=path, line=number) from None
+            if not isinstance(row, dict):
+                raise DataError("expected a JSON object", file=path, line=number)
+            yield number, row
         return
+    if path.suffix == ".csv":
+        check_utf8(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False) if path.suffix == ".csv" else pd.read_parquet(path)
     except (ValueError, OSError) as error:
@@ -82,7 +83,7 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
     classes_path = directory / "classes.txt"
     class_names = None
     if classes_path.is_file():
-        class_names = [line.strip() for line in classes_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        class_names = [line.strip() for _, line in utf8_lines(classes_path) if line.strip()]
         if len(set(class_names)) != len(class_names) or not class_names:
             raise DataError("class names must be distinct and at least one", file=classes_path)
 
@@ -154,14 +155,13 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
 
 def _edge_rows(path: Path) -> Iterator[tuple[int, str, str]]:
     if path.suffix == ".txt":
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                content = line.split("#", 1)[0].split()
-                if not content:
-                    continue
-                if len(content) != 2:
-                    raise DataError(f"expected two node ids, got {len(content)} values", file=path, line=number)
-                yield number, content[0], content[1]
+        for number, line in utf8_lines(path):
+            content = line.split("#", 1)[0].split()
+            if not content:
+                continue
+            if len(content) != 2:
+                raise DataError(f"expected two node ids, got {len(content)} values", file=path, line=number)
+            yield number, content[0], content[1]
         return
     for number, row in _rows(path):
         for field in ("source", "target"):

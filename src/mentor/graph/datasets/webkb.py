@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.datasets import WebKB
 
-from mentor.errors import DataError
+from mentor.errors import DataError, check_utf8
 from mentor.graph.datasets._common import masks_from_columns, pyg_dataset, require_file, undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
@@ -38,6 +38,7 @@ def load_webkb_text(root: Path, name: str, seed: int = 0) -> TextGraph:
     """CS-TAG WebKB with page text; class names from the ``category`` column; split ``random`` (60/20/20)."""
     name = _canonical(name)
     path = require_file(root / "webkb" / name.lower() / "cstag_text" / f"{name}.csv", f"WebKB {name} page text")
+    check_utf8(path)
     frame = pd.read_csv(path, keep_default_na=False)
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:

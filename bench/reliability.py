@@ -1,0 +1,332 @@
+"""How mentor holds up when things go wrong: endpoint faults, SIGKILLs mid-run, corrupt stores, broken inputs.
+
+Every target is on this machine: a fault-injecting OpenAI-compatible server on 127.0.0.1 (the test suite's
+``tests/llm/fault_server.py``), the consult resume worker of ``tests/consult/resume_worker.py`` (a scripted
+consultant), and stores and data directories made here. Writes ``bench/results/reliability.json`` and a row in
+docs/benchmarks.md.
+
+- **faults**: one request per fault class; *survived* = a result came back (an answer, or a ``Failure`` with a
+  reason) with no exception, and a fault the retries can ride out (a 429 or 500 that passes, a reply cut short
+  after its label) gave an answer;
+- **kills**: a gated consult run SIGKILLed after k stored answers, then run again; *repeated* = paid requests
+  sent again after the restart for answers the store already held; *identical* = the restarted run's
+  ``result.json`` equals an uninterrupted run's (timings aside);
+- **stores**: a store with 400 answers damaged several ways; *clear* = ``stats``, ``check`` and ``export`` each
+  exit 0 or 1 with a one-line error, never a traceback; *lost* = answers that can no longer be read;
+- **inputs**: broken graph directories; *clear* = the load fails with an error naming the file (and line, where
+  there is one), never a traceback.
+
+    python bench/reliability.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
+
+from mentor.errors import DataError  # noqa: E402
+from mentor.graph.datasets import load_files  # noqa: E402
+from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig, ResponseStore  # noqa: E402
+from tests.llm.fault_server import FaultServer  # noqa: E402
+
+LABELS = Labels(labels=("a", "b", "c"))
+#: fault directive -> whether retries (2) or repair should still give an answer
+FAULTS = {
+    "429x2": True, "500x2": True, "truncate": True, "500": False, "hang": False, "garbage": False,
+    "badlabel": False, "empty": False, "badjson": False, "html": False, "slowbody": False, "echokey": False,
+}  # fmt: skip
+SECRET = "sk-bench-0123456789abcdefSECRET"
+
+
+def faults(work: Path) -> list[dict[str, Any]]:
+    rows = []
+    os.environ["OPENAI_API_KEY"] = SECRET
+    with FaultServer(hang_s=4.0, slow_chunks=10, slow_delay_s=0.4) as server:
+        for fault, recoverable in [*FAULTS.items(), ("refused", False)]:
+            url = "http://127.0.0.1:9/v1" if fault == "refused" else server.base_url
+            config = LLMConfig(llm="openai:fake", base_url=url, timeout_s=2.0, max_retries=2)
+            started, error = time.perf_counter(), None
+            sent_before = len(server.requests)
+            try:
+                with LLMClient(config, store=work / f"fault-{fault}.sqlite") as client:
+                    result = client.complete(ChatRequest.from_prompt(f"q [fault:{fault}] [answer:b]", output=LABELS))
+                    requests = client.usage()["requests"]
+            except Exception as exc:  # noqa: BLE001 - a raised exception is exactly what this counts
+                result, requests, error = None, None, f"{type(exc).__name__}: {exc}"
+            detail = "" if result is None or result.ok else result.detail
+            rows.append({
+                "fault": fault, "outcome": "answer" if result is not None and result.ok else
+                (result.reason if result is not None else "exception"),
+                "survived": error is None and (result.ok or not recoverable),
+                "requests": requests, "server_requests": len(server.requests) - sent_before,
+                "secret_shown": SECRET in detail, "seconds": round(time.perf_counter() - started, 2), "error": error,
+            })  # fmt: skip
+    os.environ.pop("OPENAI_API_KEY", None)
+    return rows
+
+
+def _worker(store: Path, out: Path, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tests.consult.resume_worker", str(store), str(out), str(log), "gated"]
+    return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _comparable(out: Path) -> dict[str, Any]:
+    payload = json.loads((out / "result.json").read_text())
+    for key in ("seconds", "llm", "versions"):
+        payload.pop(key)
+    timings = ("new_calls", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
+    payload["totals"] = {k: v for k, v in payload["totals"].items() if k not in timings}
+    for report in payload["rounds"]:
+        for key in timings:
+            report.pop(key, None)
+    return payload
+
+
+def kills(work: Path, points: tuple[int, ...] = (2, 5, 8, 11, 14)) -> list[dict[str, Any]]:
+    reference = work / "kill-ref"
+    if _worker(work / "ref.sqlite", reference, work / "ref.log").wait(timeout=600) != 0:
+        raise SystemExit("the uninterrupted consult run failed")
+    rows = []
+    for k in points:
+        store, out, log = work / f"kill{k}.sqlite", work / f"kill{k}", work / f"kill{k}.log"
+        worker = _worker(store, out, log)
+        deadline = time.monotonic() + 300
+        while not (store.exists() and len(ResponseStore(store)) >= k):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        killed = worker.poll() is None
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        with ResponseStore(store) as db:
+            answered = {json.dumps(r["request"], sort_keys=True) for r in db.iter_records()}
+        sent_before = len(log.read_text().splitlines()) if log.exists() else 0
+        restarted = _worker(store, out, log).wait(timeout=600)
+        sent_after = len(log.read_text().splitlines()) - sent_before
+        with ResponseStore(store) as db:
+            total = len(db)
+        rows.append({"kill_after_answers": k, "killed_mid_run": killed, "answers_before_kill": len(answered),
+                     "requests_after_restart": sent_after, "repeated": sent_after - (total - len(answered)),
+                     "restart_exit": restarted,
+                     "identical": restarted == 0 and _comparable(out) == _comparable(reference)})  # fmt: skip
+    return rows
+
+
+def _filled_store(path: Path, answers: int = 400) -> None:
+    from mentor.llm.types import Completion, Usage
+
+    with ResponseStore(path) as store:
+        for i in range(answers):
+            request = ChatRequest.from_prompt(f"question {i} " + "x" * 300)
+            store.put(Completion(key=request.key("bench"), text=f"answer {i} " + "y" * 300, usage=Usage(), cost=0.0,
+                                 latency_s=0.1, model="m", endpoint="e", created=time.time(), run_id="r"),
+                      request, "bench")  # fmt: skip
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def stores(work: Path) -> list[dict[str, Any]]:
+    from typer.testing import CliRunner
+
+    from mentor.cli import app
+
+    runner = CliRunner()
+
+    def damage(kind: str, path: Path) -> None:
+        data = bytearray(path.read_bytes())
+        if kind == "empty":
+            data = bytearray()
+        elif kind == "truncated":
+            data = data[: len(data) // 3]
+        elif kind == "header":
+            data[:14] = b"not a database"
+        elif kind == "pages":
+            for start in range(3 * 4096, len(data) - 4096, 5 * 4096):
+                data[start + 16 : start + 4080] = bytes((i * 37) % 256 for i in range(4064))
+        elif kind == "tail":
+            data[-4096:] = b"\0" * 4096
+        path.write_bytes(bytes(data))
+
+    rows = []
+    for kind in ("empty", "truncated", "header", "pages", "tail"):
+        path = work / f"store-{kind}.sqlite"
+        _filled_store(path)
+        damage(kind, path)
+        outcomes = {}
+        for command in (["llm", "stats"], ["llm", "check"], ["llm", "export"]):
+            result = runner.invoke(app, [*command, "--store", str(path)])
+            clear = result.exit_code in (0, 1) and isinstance(result.exception, (SystemExit, type(None)))
+            outcomes[command[1]] = {"exit": result.exit_code, "clear": clear}
+        readable = 0
+        try:
+            with ResponseStore(path) as db:
+                readable = sum(1 for _ in db.iter_records())
+        except Exception:  # noqa: BLE001 - unreadable is what is counted
+            readable = 0
+        rows.append({"damage": kind, "commands": outcomes, "clear": all(o["clear"] for o in outcomes.values()),
+                     "check_found_it": outcomes["check"]["exit"] == 1, "answers": 400,
+                     "answers_lost": 400 - readable})  # fmt: skip
+    return rows
+
+
+def _nodes(n: int = 12) -> list[dict[str, str]]:
+    return [{"id": f"n{i}", "text": f"page {i}", "label": "x" if i % 2 else "y"} for i in range(n)]
+
+
+def inputs(work: Path) -> list[dict[str, Any]]:
+    def jsonl(rows: list[dict[str, Any]]) -> bytes:
+        return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+    good_nodes, good_edges = jsonl(_nodes()), b"n1 n2\nn2 n3\n"
+    cases: dict[str, dict[str, bytes]] = {
+        "duplicate id": {"nodes.jsonl": jsonl([*_nodes(), {"id": "n3", "text": "again", "label": "x"}])},
+        "empty text": {"nodes.jsonl": jsonl([*_nodes(), {"id": "m", "text": " ", "label": "x"}])},
+        "missing text field": {"nodes.jsonl": jsonl([*_nodes(), {"id": "m", "label": "x"}])},
+        "not JSON": {"nodes.jsonl": good_nodes + b"{not json\n"},
+        "not an object": {"nodes.jsonl": good_nodes + b"[1, 2]\n"},
+        "bad split value": {"nodes.jsonl": jsonl([*_nodes(), {"id": "m", "text": "t", "label": "x", "split": "dev"}])},
+        "split without label": {"nodes.jsonl": jsonl([*_nodes(), {"id": "m", "text": "t", "split": "train"}])},
+        "label outside classes.txt": {"classes.txt": b"x\n"},
+        "duplicate class names": {"classes.txt": b"x\ny\nx\n"},
+        "no labels": {"nodes.jsonl": jsonl([{**n, "label": ""} for n in _nodes()])},
+        "no nodes": {"nodes.jsonl": b""},
+        "dangling edge": {"edges.txt": b"n1 n2\nn2 zz\n"},
+        "three ids on an edge line": {"edges.txt": b"n1 n2 n3\n"},
+        "edges csv without target": {"edges.txt": None, "edges.csv": b"source\nn1\n"},  # type: ignore[dict-item]
+        "non-UTF-8 nodes": {"nodes.jsonl": good_nodes.replace(b"page 7", b"p\xe9ge 7")},
+        "non-UTF-8 edges": {"edges.txt": b"n1 n2\nn\xff2 n3\n"},
+        "no edges file": {"edges.txt": None},  # type: ignore[dict-item]
+        "two nodes files": {"nodes.csv": b"id,text,label\nn1,a,x\n"},
+        "csv with a bad byte": {"nodes.jsonl": None,  # type: ignore[dict-item]
+                                "nodes.csv": b"id,text,label\nn1,a,x\nn2,b\xe9,y\n"},
+    }  # fmt: skip
+    rows = []
+    for name, files in cases.items():
+        directory = work / "inputs" / name.replace(" ", "_")
+        directory.mkdir(parents=True)
+        content = {"nodes.jsonl": good_nodes, "edges.txt": good_edges, **files}
+        for filename, data in content.items():
+            if data is not None:
+                (directory / filename).write_bytes(data)
+        try:
+            load_files(directory)
+            outcome, message = "loaded", ""
+        except DataError as error:
+            outcome, message = "clear", str(error)
+        except Exception as error:  # noqa: BLE001 - anything else is an unclear error
+            outcome, message = "unclear", f"{type(error).__name__}: {error}"
+        names_file = str(directory) in message
+        rows.append(
+            {
+                "input": name,
+                "outcome": outcome,
+                "names_file": names_file,
+                "clear": outcome == "clear" and names_file,
+                "message": message.replace(str(directory), "DIR"),
+            }
+        )
+    # a pickle planted in a data root's processed/ directory
+    return rows
+
+
+def planted_pickle(work: Path) -> dict[str, Any]:
+    """A malicious ``processed/*.pt`` in a copy of the Cora raw files: does loading run it?"""
+    from mentor.graph import load_dataset
+    from mentor.paths import data_root
+
+    source = data_root() / "planetoid" / "Cora" / "raw"
+    if not source.is_dir():
+        return {"tried": False, "reason": f"{source} not found (set MENTOR_DATA_ROOT)"}
+    import shutil
+
+    root = work / "data"
+    shutil.copytree(source, root / "planetoid" / "Cora" / "raw")
+    processed = root / "planetoid" / "Cora" / "processed"
+    processed.mkdir()
+    marker = work / "planted-code-ran"
+
+    class Planted:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (open, (str(marker), "w"))
+
+    for name in ("pre_transform.pt", "pre_filter.pt", "data.pt"):
+        (processed / name).write_bytes(pickle.dumps(Planted()))
+    load_dataset("planetoid:Cora", root)
+    return {"tried": True, "code_ran": marker.exists()}
+
+
+def render(results: dict[str, Any]) -> str:
+    f, k, s, i = results["faults"], results["kills"], results["stores"], results["inputs"]
+    p = results["planted_pickle"]
+    lines = [
+        "## Reliability (`bench/reliability.py`)",
+        "",
+        "Faults from a fault-injecting OpenAI-compatible server on 127.0.0.1 (2 retries, 2 s deadline), SIGKILLs of "
+        "a gated consult run with a scripted consultant, damaged response stores (400 answers), broken graph "
+        "directories. See the script's docstring for what each column counts.",
+        "",
+    ]
+    lines[4:4] = invocations_note([results])
+    lines += [
+        "| what | tried | held | detail |",
+        "|---|---:|---:|---|",
+        f"| endpoint fault classes | {len(f)} | {sum(r['survived'] for r in f)} survived | "
+        + ", ".join(f"{r['fault']}: {r['outcome']} ({r['requests']} req.)" for r in f)
+        + f"; API key shown in a failure: {sum(r['secret_shown'] for r in f)} |",
+        f"| SIGKILLs mid-run | {len(k)} | {sum(r['identical'] for r in k)} identical results | "
+        f"paid requests repeated after restart: {sum(r['repeated'] for r in k)} |",
+        f"| damaged stores | {len(s)} | {sum(r['clear'] for r in s)} with clear errors only | "
+        + ", ".join(
+            f"{r['damage']}: {r['answers_lost']} of {r['answers']} answers lost, check "
+            f"{'found it' if r['check_found_it'] else 'passed'}"
+            for r in s
+        )
+        + " |",
+        f"| broken inputs | {len(i)} | {sum(r['clear'] for r in i)} clear errors | "
+        + (", ".join(r["input"] for r in i if not r["clear"]) or "none unclear")
+        + " |",
+        f"| pickle planted in the data root | {int(p.get('tried', False))} | "
+        f"{int(p.get('tried', False) and not p.get('code_ran', True))} not run | "
+        f"{'its code ran' if p.get('code_ran') else 'never loaded'} |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    results: dict[str, Any] = {"benchmark": "reliability", "machine": machine()}
+    record_invocation(results, "reliability.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        results["faults"] = faults(work)
+        print(f"faults: {sum(r['survived'] for r in results['faults'])}/{len(results['faults'])} survived", flush=True)
+        results["kills"] = kills(work)
+        print(f"kills: {sum(r['repeated'] for r in results['kills'])} repeated requests", flush=True)
+        results["stores"] = stores(work)
+        results["inputs"] = inputs(work)
+        os.environ.setdefault("MENTOR_CACHE_DIR", str(work / "cache"))
+        results["planted_pickle"] = planted_pickle(work)
+        results["seconds"] = round(time.perf_counter() - started, 1)
+    write_json("reliability", results)
+    write_section("reliability", render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
