@@ -11,6 +11,8 @@ docs/benchmarks.md.
 - **kills**: a gated consult run SIGKILLed after k stored answers, then run again; *repeated* = paid requests
   sent again after the restart for answers the store already held; *identical* = the restarted run's
   ``result.json`` equals an uninterrupted run's (timings aside);
+- **shared store**: two processes ask the same 100 requests at once on one store; *sent* = requests the
+  server received (claims make it 100, not up to 200);
 - **stores**: a store with 400 answers damaged several ways; *clear* = ``stats``, ``check`` and ``export`` each
   exit 0 or 1 with a one-line error, never a traceback; *lost* = answers that can no longer be read;
 - **inputs**: broken graph directories; *clear* = the load fails with an error naming the file (and line, where
@@ -88,7 +90,7 @@ def _comparable(out: Path) -> dict[str, Any]:
     payload = json.loads((out / "result.json").read_text())
     for key in ("seconds", "llm", "versions"):
         payload.pop(key)
-    timings = ("new_calls", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
+    timings = ("new_calls", "requests", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
     payload["totals"] = {k: v for k, v in payload["totals"].items() if k not in timings}
     for report in payload["rounds"]:
         for key in timings:
@@ -126,6 +128,18 @@ def kills(work: Path, points: tuple[int, ...] = (2, 5, 8, 11, 14)) -> list[dict[
     return rows
 
 
+def shared_store(work: Path, count: int = 100, processes: int = 2) -> dict[str, Any]:
+    """``processes`` runs asking the same ``count`` requests at once on one store: requests the server got."""
+    store = work / "shared.sqlite"
+    ResponseStore(store).close()
+    with FaultServer(delay_s=0.05) as server:
+        command = [sys.executable, "-m", "tests.reliability.store_worker", server.base_url, str(store), str(count)]
+        workers = [subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                   for _ in range(processes)]  # fmt: skip
+        exits = [w.wait(timeout=600) for w in workers]
+        return {"processes": processes, "unique_requests": count, "sent": server.count("shared"), "exits": exits}
+
+
 def _filled_store(path: Path, answers: int = 400) -> None:
     from mentor.llm.types import Completion, Usage
 
@@ -151,7 +165,10 @@ def stores(work: Path) -> list[dict[str, Any]]:
     def damage(kind: str, path: Path) -> None:
         data = bytearray(path.read_bytes())
         if kind == "empty":
-            data = bytearray()
+            path.write_bytes(b"")
+            old = time.time() - 60
+            os.utime(path, (old, old))  # not a store being created right now
+            return
         elif kind == "truncated":
             data = data[: len(data) // 3]
         elif kind == "header":
@@ -291,6 +308,9 @@ def render(results: dict[str, Any]) -> str:
         + f"; API key shown in a failure: {sum(r['secret_shown'] for r in f)} |",
         f"| SIGKILLs mid-run | {len(k)} | {sum(r['identical'] for r in k)} identical results | "
         f"paid requests repeated after restart: {sum(r['repeated'] for r in k)} |",
+        f"| processes sharing one store | {results['shared_store']['processes']} | "
+        f"{results['shared_store']['sent']} requests sent | for {results['shared_store']['unique_requests']} "
+        "unique requests asked by each process at once |",
         f"| damaged stores | {len(s)} | {sum(r['clear'] for r in s)} with clear errors only | "
         + ", ".join(
             f"{r['damage']}: {r['answers_lost']} of {r['answers']} answers lost, check "
@@ -318,6 +338,7 @@ def main() -> None:
         print(f"faults: {sum(r['survived'] for r in results['faults'])}/{len(results['faults'])} survived", flush=True)
         results["kills"] = kills(work)
         print(f"kills: {sum(r['repeated'] for r in results['kills'])} repeated requests", flush=True)
+        results["shared_store"] = shared_store(work)
         results["stores"] = stores(work)
         results["inputs"] = inputs(work)
         os.environ.setdefault("MENTOR_CACHE_DIR", str(work / "cache"))

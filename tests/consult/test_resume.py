@@ -25,7 +25,7 @@ def _comparable(out: Path) -> dict:
     payload = json.loads((out / "result.json").read_text())
     for key in ("seconds", "llm", "versions"):
         payload.pop(key)
-    timings = ("new_calls", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
+    timings = ("new_calls", "requests", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
     payload["totals"] = {k: v for k, v in payload["totals"].items() if k not in timings}
     for r in payload["rounds"]:
         for key in timings:

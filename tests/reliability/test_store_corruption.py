@@ -1,5 +1,6 @@
 """Corrupt response stores: every command that opens one either works or says, in one line, what is wrong."""
 
+import os
 import shutil
 import sqlite3
 import time
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 
 from mentor.cli import app
 from mentor.llm import ChatRequest, ResponseStore, StoreError
+from mentor.llm.store import NEW_FILE_S
 from mentor.llm.types import Completion, Usage
 
 runner = CliRunner()
@@ -49,12 +51,21 @@ def test_a_sound_store_checks_sound(tmp_path):
 def test_an_empty_file_is_refused_not_taken_for_a_new_store(tmp_path):
     path = tmp_path / "zero.sqlite"
     path.write_bytes(b"")
+    old = time.time() - NEW_FILE_S - 1  # a brand-new empty file may be a store another process is creating
+    os.utime(path, (old, old))
     with pytest.raises(StoreError, match="empty file"):
         ResponseStore(path)
     for args in COMMANDS:
         result = _run(args, path)
         assert result.exit_code == 1 and "empty file (0 bytes)" in result.output and "Traceback" not in result.output
     assert path.stat().st_size == 0  # nothing was written into it
+
+
+def test_an_empty_file_being_created_by_another_process_is_not_refused(tmp_path):
+    path = tmp_path / "new.sqlite"
+    path.write_bytes(b"")  # just created: another process is about to write its header
+    with ResponseStore(path) as store:
+        assert len(store) == 0
 
 
 @pytest.mark.parametrize("damage", ["pages", "truncated", "header"])

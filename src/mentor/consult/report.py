@@ -40,6 +40,7 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
     totals["llm_accuracy"] = round(totals["llm_correct"] / totals["answered"], 4) if totals["answered"] else None
     totals["llm_seconds"] = round(sum(r.llm_seconds for r in answered), 3)
     totals["feature_seconds"] = round(result.feature_seconds, 3)
+    totals["requests"] = client.usage()["requests"]  # requests sent by this run, retries and probes included
     return {
         "strategy": "login",
         "dataset": result.graph.name,
@@ -145,6 +146,8 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
             "calibration_calls": sum(a.phase == "calibration" for a in result.answered),
             "accepted": sum(a.accepted for a in result.asked),
             "new_calls": sum(not a.cached for a in ok),
+            # requests sent by this run, retries and format probes included (a paid endpoint bills each)
+            "requests": client.usage()["requests"],
             "prompt_tokens": sum(a.usage.prompt_tokens for a in ok),
             "completion_tokens": sum(a.usage.completion_tokens for a in ok),
             "cost": round(sum(a.cost for a in ok if not a.cached), 6),

@@ -29,7 +29,7 @@ from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import label_distribution
 from mentor.llm.output import FailureReason, InvalidOutput, Labels, parse_output
 from mentor.llm.secrets import redact
-from mentor.llm.store import ResponseStore
+from mentor.llm.store import ResponseStore, claim_owner
 from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
 from mentor.paths import default_store_path
 
@@ -37,6 +37,8 @@ T = TypeVar("T")
 #: Backoff between retries: BACKOFF_S * 2**retry, at most MAX_BACKOFF_S, plus up to 25 % jitter; a server's
 #: ``Retry-After`` is honoured up to MAX_RETRY_AFTER_S.
 BACKOFF_S, MAX_BACKOFF_S, MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
+#: How often a request claimed by another process is looked for in the store.
+CLAIM_POLL_S = 0.2
 
 
 class _NoReply(Exception):
@@ -107,6 +109,9 @@ class LLMClient:
         self._semaphore = asyncio.Semaphore(self.config.concurrency)
         self._backend_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future[Result]] = {}
+        # A claim outlives the longest a request can take (every retry timing out, plus the waits between).
+        attempts = (self.config.max_retries + 1) * (self.config.invalid_output_retries + 1)
+        self._claim_ttl_s = attempts * (self.config.timeout_s + MAX_RETRY_AFTER_S)
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -210,47 +215,62 @@ class LLMClient:
             return self._backend
 
     async def _call(self, request: ChatRequest, key: str) -> Result:
+        """Ask (at most ``concurrency`` at once) unless another process on the same store is asking the same
+        request: then wait for its answer, so that concurrent runs on one store pay once."""
         async with self._semaphore:
-            backend = await self._get_backend()
-            usage = Usage()
-            sent = [0]  # requests sent for this answer, retries included
-            reason, detail = "empty", "no attempt was made"
-            for _ in range(1 + self.config.invalid_output_retries):
-                try:
-                    raw, latency, cost = await self._request(backend, request, sent)
-                except _NoReply as error:
-                    return self._failure(key, error.reason, error.detail, sent[0], usage)
-                usage = Usage(
-                    prompt_tokens=usage.prompt_tokens + raw.prompt_tokens,
-                    completion_tokens=usage.completion_tokens + raw.completion_tokens,
-                )
-                try:
-                    parsed = parse_output(request.output, raw.text)
-                except InvalidOutput as error:
-                    reason, detail = error.reason, error.detail
-                    continue
-                label_probs = None
-                if isinstance(request.output, Labels) and request.output.probabilities and raw.logprobs:
-                    label_probs = label_distribution(request.output.labels, raw.logprobs)
-                completion = Completion(
-                    key=key,
-                    text=raw.text,
-                    parsed=parsed.parsed,
-                    label=parsed.label,
-                    label_probs=label_probs,
-                    repaired=parsed.repaired,
-                    usage=Usage(prompt_tokens=raw.prompt_tokens, completion_tokens=raw.completion_tokens),
-                    cost=cost,
-                    latency_s=latency,
-                    model=self.model,
-                    endpoint=self.endpoint,
-                    created=time.time(),
-                    run_id=self.run_id,
-                )
-                self.store.put(completion, request, self.identity)
-                self.answers += 1
-                return completion
-            return self._failure(key, reason, detail, sent[0], usage)  # type: ignore[arg-type]
+            owner = claim_owner(self.run_id)
+            while not self.store.claim(key, owner, self._claim_ttl_s):
+                stored = self.store.get(key, run_id=self.run_id)
+                if stored is not None:
+                    self.hits += 1
+                    return stored
+                await asyncio.sleep(CLAIM_POLL_S)
+            try:
+                return await self._ask(request, key)
+            finally:
+                self.store.release(key, owner)
+
+    async def _ask(self, request: ChatRequest, key: str) -> Result:
+        backend = await self._get_backend()
+        usage = Usage()
+        sent = [0]  # requests sent for this answer, retries included
+        reason, detail = "empty", "no attempt was made"
+        for _ in range(1 + self.config.invalid_output_retries):
+            try:
+                raw, latency, cost = await self._request(backend, request, sent)
+            except _NoReply as error:
+                return self._failure(key, error.reason, error.detail, sent[0], usage)
+            usage = Usage(
+                prompt_tokens=usage.prompt_tokens + raw.prompt_tokens,
+                completion_tokens=usage.completion_tokens + raw.completion_tokens,
+            )
+            try:
+                parsed = parse_output(request.output, raw.text)
+            except InvalidOutput as error:
+                reason, detail = error.reason, error.detail
+                continue
+            label_probs = None
+            if isinstance(request.output, Labels) and request.output.probabilities and raw.logprobs:
+                label_probs = label_distribution(request.output.labels, raw.logprobs)
+            completion = Completion(
+                key=key,
+                text=raw.text,
+                parsed=parsed.parsed,
+                label=parsed.label,
+                label_probs=label_probs,
+                repaired=parsed.repaired,
+                usage=Usage(prompt_tokens=raw.prompt_tokens, completion_tokens=raw.completion_tokens),
+                cost=cost,
+                latency_s=latency,
+                model=self.model,
+                endpoint=self.endpoint,
+                created=time.time(),
+                run_id=self.run_id,
+            )
+            self.store.put(completion, request, self.identity)
+            self.answers += 1
+            return completion
+        return self._failure(key, reason, detail, sent[0], usage)  # type: ignore[arg-type]
 
     async def _request(
         self, backend: Backend, request: ChatRequest, sent: list[int]

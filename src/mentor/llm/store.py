@@ -8,6 +8,8 @@ imports from JSONL, to share or replay the raw LLM outputs of an experiment.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
@@ -49,6 +51,11 @@ CREATE TABLE IF NOT EXISTS failures (
     completion_tokens INTEGER NOT NULL,
     created REAL NOT NULL,
     run_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS hits (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -93,9 +100,9 @@ class ResponseStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
-        if self.path.is_file() and self.path.stat().st_size == 0:
-            # mentor's stores are never empty files (the header is written on creation): a truncated or wrongly
-            # chosen file would otherwise silently become a new, empty store.
+        if _empty_for_long(self.path):
+            # mentor writes a store's header the moment it creates it, so an empty file that is not brand new (being
+            # created by another process) is a truncated or wrongly chosen one: it would silently become a new store.
             raise StoreError(f"{self.path}: an empty file (0 bytes), not a mentor response store; if it was a store, "
                              "its answers are lost (restore it from a `mentor llm export` copy); otherwise remove "
                              "the file or choose another --store")  # fmt: skip
@@ -218,6 +225,32 @@ class ResponseStore:
                 ),
             )
 
+    # -- claims: one process at a time asks for a key ------------------------------------------------------
+
+    def claim(self, key: str, owner: str, ttl_s: float) -> bool:
+        """Mark ``key`` as being asked by ``owner`` for at most ``ttl_s`` seconds. ``False`` when the answer is
+        already stored or another live claim holds the key (then wait for its answer: :meth:`get`). A claim of a
+        process that is gone (same host, pid not running) or past its time is taken over."""
+        now = time.time()
+        with self._sql() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone():
+                    return False
+                row = db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+                if row is not None and row[0] != owner and row[1] > now and _alive(row[0]):
+                    return False
+                db.execute("INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                           (key, owner, now + ttl_s))  # fmt: skip
+                return True
+            finally:
+                db.execute("COMMIT")
+
+    def release(self, key: str, owner: str) -> None:
+        """Drop ``owner``'s claim on ``key`` (answered, or failed: another process may then try)."""
+        with self._sql() as db:
+            db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
     def __contains__(self, key: str) -> bool:
         with self._sql() as db:
             return db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
@@ -311,6 +344,38 @@ class ResponseStore:
             db.execute("COMMIT")
             after = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
         return after - before, len(rows) - (after - before)
+
+
+#: An empty store file younger than this may be one another process is creating right now.
+NEW_FILE_S = 5.0
+
+
+def _empty_for_long(path: Path) -> bool:
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    return path.is_file() and stat.st_size == 0 and time.time() - stat.st_mtime > NEW_FILE_S
+
+
+def claim_owner(run_id: str) -> str:
+    """Who holds a claim: this host, this process and the run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
+
+
+def _alive(owner: str) -> bool:
+    """Whether the process named in a claim may still be running (unknown hosts are assumed alive)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
