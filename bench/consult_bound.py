@@ -12,7 +12,6 @@ method). The client may not make a call (``max_calls=0``): fill the store first 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
-from consult_gain import T95, _seeds, _split  # noqa: E402
+from consult_gain import _ci95, _seeds, _split  # noqa: E402
 
 from mentor.consult import ConsultConfig, GatedConsultation  # noqa: E402
 from mentor.consult.gate import Calibration, calibrate, llm_distribution, pooled  # noqa: E402
@@ -75,8 +74,7 @@ def summarise(runs: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"graph": dataset, "backbone": model, "seeds": len(records)}
         for arm in ARMS:
             values = [100 * r[arm] for r in records]
-            ci = T95.get(len(values) - 1, 2.0) * statistics.stdev(values) / math.sqrt(len(values))
-            row[arm], row[f"{arm}_ci95"] = round(statistics.mean(values), 2), round(ci, 2)
+            row[arm], row[f"{arm}_ci95"] = round(statistics.mean(values), 2), round(_ci95(values) or 0.0, 2)
         row["llm_weight_mean"] = round(statistics.mean(r["llm_weight"] for r in records), 2)
         rows.append(row)
     return rows

@@ -42,6 +42,7 @@ from _report import invocations_note, machine, record_invocation, write_json, wr
 from mentor.errors import DataError  # noqa: E402
 from mentor.graph.datasets import load_files  # noqa: E402
 from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig, ResponseStore  # noqa: E402
+from tests.consult.test_resume import _comparable  # noqa: E402
 from tests.llm.fault_server import FaultServer  # noqa: E402
 
 LABELS = Labels(labels=("a", "b", "c"))
@@ -84,18 +85,6 @@ def _worker(store: Path, out: Path, log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "tests.consult.resume_worker", str(store), str(out), str(log), "gated"]
     return subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-
-def _comparable(out: Path) -> dict[str, Any]:
-    payload = json.loads((out / "result.json").read_text())
-    for key in ("seconds", "llm", "versions"):
-        payload.pop(key)
-    timings = ("new_calls", "requests", "llm_seconds", "spent_llm_seconds", "train_seconds", "feature_seconds")
-    payload["totals"] = {k: v for k, v in payload["totals"].items() if k not in timings}
-    for report in payload["rounds"]:
-        for key in timings:
-            report.pop(key, None)
-    return payload
 
 
 def kills(work: Path, points: tuple[int, ...] = (2, 5, 8, 11, 14)) -> list[dict[str, Any]]:

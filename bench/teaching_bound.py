@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
-from consult_gain import T95, _seeds, _split  # noqa: E402
+from consult_gain import _ci95, _seeds, _split  # noqa: E402
 
 from mentor.graph import PseudoLabels, SentenceEncoder, TrainConfig, load_dataset, train_node_classifier  # noqa: E402
 
@@ -71,8 +70,7 @@ def summarise(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             before = [100 * r[selection]["before"] for r in records]
             after = [100 * r[selection]["after"] for r in records]
             gains = [a - b for a, b in zip(after, before, strict=True)]
-            ci = (T95.get(len(gains) - 1, 2.0) * statistics.stdev(gains) / math.sqrt(len(gains))
-                  if len(gains) > 1 else None)  # fmt: skip
+            ci = _ci95(gains)
             rows.append({
                 "graph": dataset, "backbone": model, "taught_share": float(share), "selection": selection,
                 "seeds": len(records), "taught_nodes": records[0]["taught"], "rest_nodes": records[0]["rest"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -24,23 +23,3 @@ class DataError(ValueError):
 
 class DatasetNotFound(DataError):
     """The files of a data set are missing and could not be downloaded."""
-
-
-def utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a UTF-8 file; a line that is not UTF-8 is a :class:`DataError` naming the line
-    and the column of the first bad byte (Python's own error counts bytes from the start of the file)."""
-    with Path(path).open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"not UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1} (save the file as UTF-8)",
-                    file=path, line=number,
-                ) from None  # fmt: skip
-
-
-def check_utf8(path: Path) -> None:
-    """Raise :class:`DataError` at the first line of ``path`` that is not UTF-8."""
-    for _ in utf8_lines(path):
-        pass

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mentor.errors import DataError, DatasetNotFound, check_utf8, utf8_lines
+from mentor.errors import DataError, DatasetNotFound
 from mentor.paths import DATA_ROOT_ENV
+from mentor.readers import check_utf8
 
 
 def require(path: Path, what: str) -> Path:
@@ -17,20 +17,6 @@ def require(path: Path, what: str) -> Path:
             f"{what} not found (the data root is set by --data-root or {DATA_ROOT_ENV}; see docs/data.md)", file=path
         )
     return path
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line; a line that is not a JSON object is a DataError."""
-    for number, line in utf8_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg} at column {error.colno})", file=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, got {type(record).__name__}", file=path, line=number)
-        yield number, record
 
 
 def field(

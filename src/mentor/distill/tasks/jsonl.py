@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mentor.distill.tasks._files import field, read_jsonl, require
+from mentor.distill.tasks._files import field, require
 from mentor.distill.tasks.base import ChoiceTask, EquationTask, Example, LabelTask, Task, TaskData, TextTask
-from mentor.errors import DataError, check_utf8
+from mentor.errors import DataError
+from mentor.readers import check_utf8, jsonl_objects
 
 ANSWER_KINDS = ("text", "choice", "expression")
 
@@ -54,7 +55,7 @@ def _task(directory: Path, has_choices: bool) -> Task:
 def _examples(path: Path, split: str) -> list[Example]:
     examples: list[Example] = []
     seen: dict[str, int] = {}
-    for line, record in read_jsonl(require(path, f"{split} file")):
+    for line, record in jsonl_objects(require(path, f"{split} file")):
         key = field(record, "id", str, path, line, required=False) or f"{split}-{line}"
         if key in seen:
             raise DataError(f"duplicate id {key!r} (first on line {seen[key]})", file=path, line=line, field="id")

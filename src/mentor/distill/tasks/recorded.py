@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mentor.distill.tasks._files import field, read_completions, read_jsonl, require
+from mentor.distill.tasks._files import field, read_completions, require
 from mentor.distill.tasks.base import ChoiceTask, EquationTask, Example, LabelTask, Task, TaskData
 from mentor.distill.tasks.palm import PARSERS
 from mentor.errors import DataError
+from mentor.readers import jsonl_objects
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 RECORDED_TASKS = ("svamp", "cqa", "esnli", "anli1")
@@ -86,7 +87,7 @@ def load_recorded(name: str, root: Path, teacher: bool = True) -> TaskData:
     for ours, theirs in zip(("train", "test"), FILE_SPLITS[name], strict=True):
         path = require(folder / f"{name}_{theirs}.json", f"{name} {theirs} split")
         examples = [
-            row(record, path, line, f"{name}-{theirs}-{i}") for i, (line, record) in enumerate(read_jsonl(path))
+            row(record, path, line, f"{name}-{theirs}-{i}") for i, (line, record) in enumerate(jsonl_objects(path))
         ]
         if teacher:
             completions = read_completions(folder / "llm", theirs, len(examples))

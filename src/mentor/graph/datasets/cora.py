@@ -7,12 +7,13 @@ from pathlib import Path
 
 from torch_geometric.data import Data
 
-from mentor.errors import DataError, utf8_lines
+from mentor.errors import DataError
 from mentor.graph.datasets._common import require_file, undirected
 from mentor.graph.datasets.planetoid import PLANETOID_CLASSES, planetoid_data
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
+from mentor.readers import utf8_lines
 
 TEXT_FILE = Path("cora_text") / "cora_text_planetoid_order.jsonl"
 

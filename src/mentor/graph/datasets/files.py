@@ -15,7 +15,6 @@ Splits: ``file`` (from the ``split`` column, when present) and ``random`` (60/20
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,12 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from mentor.errors import DataError, check_utf8, utf8_lines
+from mentor.errors import DataError
 from mentor.graph.datasets._common import undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
+from mentor.readers import check_utf8, jsonl_objects, utf8_lines
 
 _SUFFIXES = (".jsonl", ".csv", ".parquet")
 _SPLIT_VALUES = ("train", "val", "test", "")
@@ -46,16 +46,7 @@ def _find(directory: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs; line numbers count the CSV header, rows of a Parquet file count from 1."""
     if path.suffix == ".jsonl":
-        for number, line in utf8_lines(path):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"not valid JSON ({error.msg})", file=path, line=number) from None
-            if not isinstance(row, dict):
-                raise DataError("expected a JSON object", file=path, line=number)
-            yield number, row
+        yield from jsonl_objects(path)
         return
     if path.suffix == ".csv":
         check_utf8(path)

@@ -14,11 +14,12 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.datasets import WebKB
 
-from mentor.errors import DataError, check_utf8
+from mentor.errors import DataError
 from mentor.graph.datasets._common import masks_from_columns, pyg_dataset, require_file, undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
+from mentor.readers import check_utf8
 
 WEBKB_NAMES = ("Cornell", "Texas", "Wisconsin")
 # Geom-GCN's files carry label ids only, and their order is not the same across the three graphs (by class sizes:

@@ -1,0 +1,47 @@
+"""Reading users' text files: UTF-8 line by line, and JSON Lines, with errors that name the file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mentor.errors import DataError
+
+
+def utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a UTF-8 file; a line that is not UTF-8 is a :class:`DataError` naming the line
+    and the column of the first bad byte (Python's own error counts bytes from the start of the file)."""
+    with Path(path).open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"not UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1} (save the file as UTF-8)",
+                    file=path, line=number,
+                ) from None  # fmt: skip
+
+
+def check_utf8(path: Path) -> None:
+    """Raise :class:`DataError` at the first line of ``path`` that is not UTF-8."""
+    for _ in utf8_lines(path):
+        pass
+
+
+def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line; a line that is not a JSON object is a DataError."""
+    for number, line in utf8_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"not valid JSON ({error.msg} at column {error.colno})", file=path, line=number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, got {type(record).__name__}", file=path, line=number)
+        yield number, record
+
+
+__all__ = ["check_utf8", "jsonl_objects", "utf8_lines"]
