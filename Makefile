@@ -7,14 +7,23 @@ TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python compiles from source; only the library is needed. Add e.g. -DGGML_CUDA=on for a GPU build.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench clean browser
 
 ## Everything: the environment, the default teacher model, then one question to it.
 setup: $(VENV)/.teacher-installed demo
 
 ## The test suite (installs the environment without the 1.1 GB teacher if needed).
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed browser
 	$(BIN)/python -m pytest
+
+## Headless Chromium for the report's browser test: Debian's package, installed where apt-get runs as root;
+## elsewhere the test is skipped with the reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	      || echo "chromium could not be installed: the browser test will be skipped"; \
+	  else echo "no chromium: the browser test will be skipped (Debian: apt-get install chromium)"; fi; }
 
 ## Style and static checks.
 lint: $(VENV)/.dev-installed

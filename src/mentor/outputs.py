@@ -19,6 +19,9 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: give the file the mode an ordinary open() would
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -9,6 +9,7 @@ from mentor.cli.consult import baseline_app, consult
 from mentor.cli.distill import app as distill_app
 from mentor.cli.graph import data_app, train
 from mentor.cli.llm import app as llm_app
+from mentor.cli.report import report
 
 app = typer.Typer(
     name="mentor",
@@ -22,6 +23,7 @@ app.command()(train)
 app.command()(consult)
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(distill_app, name="distill")
+app.command()(report)
 
 
 def _version(value: bool) -> None:

@@ -45,6 +45,8 @@ from mentor.llm import ChatRequest, Result
 EventHook = Callable[[str], None]
 #: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
 MIN_EARLY_CLOSE = 10
+#: Characters of a node's text kept with each consultation for reports.
+TEXT_EXCERPT = 300
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Asked:
     llm_probs: list[float] | None = None  # the LLM's class distribution (see gate.llm_distribution)
     accepted: bool = False
     combined: list[float] | None = None  # the class distribution the gate made of GNN and LLM, once accepted
+    text: str = ""  # the start of the node's original text (for reports)
 
     @property
     def llm_confidence(self) -> float:
@@ -182,7 +185,8 @@ class GatedConsultation(Consultation):
                 probs = llm_distribution(answer.label_probs, answer.label, names) if answer.ok else None
                 batch.append(Asked(node=node, phase=phase, part=self._part(node), request=request, answer=answer,
                                    gnn_prediction=int(prediction[node]), gnn_confidence=float(confidence[node]),
-                                   label=label, llm_probs=probs))  # fmt: skip
+                                   label=label, llm_probs=probs,
+                                   text=self.original_texts[node][:TEXT_EXCERPT]))  # fmt: skip
             asked.extend(batch)
             return batch
 

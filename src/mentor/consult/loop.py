@@ -260,6 +260,7 @@ class Consultation:
             "node": node,
             "node_id": self.graph.node_ids[node] if self.graph.node_ids else node,
             "split": "train",
+            "text": (self.graph.texts or [""] * (node + 1))[node][:300],
             "prompt_hash": prompt_hash(request),
             "store_key": answer.key,
             "answer": label,

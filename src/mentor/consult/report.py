@@ -168,15 +168,19 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
 def gated_records(result: GatedResult) -> list[dict[str, Any]]:
     """One line of ``consultations.jsonl`` per node asked. Correctness is recorded for calibration (validation)
     nodes only: it is what the gate was fitted on; test scores are in ``result.json``."""
-    names, graph = result.graph.class_names, result.graph
+    names, graph, config = result.graph.class_names, result.graph, result.config
+    used = " + ".join(way for way, on in (("cascade", config.cascade), ("pseudo-label", config.teach),
+                                          ("text augmented", config.teach and config.augment)) if on)  # fmt: skip
     records = []
     for item in result.asked:
         answer = item.answer
+        action = "calibration" if item.phase == "calibration" else (used if item.accepted else "not used")
         records.append({
             "phase": item.phase,
             "node": item.node,
             "node_id": graph.node_ids[item.node] if graph.node_ids else item.node,
             "part": item.part,
+            "text": item.text,
             "prompt_hash": prompt_hash(item.request),
             "store_key": answer.key,
             "answer": answer.label if answer.ok else None,
@@ -189,8 +193,10 @@ def gated_records(result: GatedResult) -> list[dict[str, Any]]:
             "combined": names[item.combined_label] if item.accepted else None,
             "combined_confidence": round(max(item.combined), 4) if item.combined else None,
             "correct": (item.label == int(graph.y[item.node])) if item.part == "val" and answer.ok else None,
+            "gnn_correct": item.gnn_prediction == int(graph.y[item.node]) if item.part == "val" else None,
             "cached": bool(answer.cached) if answer.ok else None,
             "failure": None if answer.ok else answer.reason,
+            "action": action if answer.ok else "failed",
         })  # fmt: skip
     return records
 

@@ -172,7 +172,10 @@ class Distillation:
         outputs.write_text(
             self.out / "predictions.jsonl",
             "".join(
-                json.dumps({"id": e.id, "answer": a, "gold": e.label, "correct": c}, ensure_ascii=False) + "\n"
+                json.dumps(
+                    {"id": e.id, "input": e.input, "answer": a, "gold": e.label, "correct": c}, ensure_ascii=False
+                )
+                + "\n"
                 for e, a, c in zip(prepared.test, test_answers, correct, strict=True)
             ),
         )
