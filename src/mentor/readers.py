@@ -44,4 +44,13 @@ def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-__all__ = ["check_utf8", "jsonl_objects", "utf8_lines"]
+def json_document(path: Path) -> Any:
+    """The JSON value in a UTF-8 file; a file that is not is a DataError naming it (and the line)."""
+    check_utf8(path)
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataError(f"not valid JSON ({error.msg})", file=path, line=error.lineno) from None
+
+
+__all__ = ["check_utf8", "json_document", "jsonl_objects", "utf8_lines"]

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mentor.cli import app
+from mentor.errors import DataError
 from mentor.report import ReportError, load_run, render_report, write_report
 from tests.report.conftest import INJECTED, consult_run
 
@@ -63,7 +64,7 @@ def test_a_directory_that_is_not_a_run_is_named_in_the_error(tmp_path):
     with pytest.raises(ReportError, match="no result.json"):
         load_run(tmp_path)
     (tmp_path / "result.json").write_text("{not json")
-    with pytest.raises(ReportError, match=r"result.json, line 1: not valid JSON"):
+    with pytest.raises(DataError, match=r"result.json, line 1: not valid JSON"):
         load_run(tmp_path)
     (tmp_path / "result.json").write_text(json.dumps({"what": "else"}))
     with pytest.raises(ReportError, match="neither a consult run"):

@@ -62,8 +62,13 @@ def accuracy_vs_calls(runs: Sequence[Run]) -> str | None:
     if not drawn:
         plt.close(figure)
         return None
-    axes.set_xlabel("LLM answers used")
-    axes.set_ylabel("accuracy (%)")
+    return _lines(figure, "LLM answers used", "accuracy (%)")
+
+
+def _lines(figure: Figure, xlabel: str, ylabel: str) -> str:
+    axes = figure.axes[0]
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     axes.legend(fontsize=7)
     axes.grid(alpha=0.3)
     return data_uri(figure)
@@ -138,11 +143,7 @@ def loss_curves(runs: Sequence[Run]) -> str | None:
     if not drawn:
         plt.close(figure)
         return None
-    axes.set_xlabel("training step")
-    axes.set_ylabel("loss")
-    axes.legend(fontsize=7)
-    axes.grid(alpha=0.3)
-    return data_uri(figure)
+    return _lines(figure, "training step", "loss")
 
 
 def distill_accuracy(run: Run) -> str | None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from mentor.errors import DataError
-from mentor.readers import check_utf8, jsonl_objects
+from mentor.readers import json_document, jsonl_objects
 
 Kind = Literal["consult-gated", "consult-login", "distill"]
 #: The records file of each kind of run.
@@ -68,11 +67,7 @@ def load_run(path: str | Path) -> Run:
         raise ReportError("not a directory (expected a run's --out directory)", file=path)
     if not result_path.is_file():
         raise ReportError("no result.json: not a finished mentor run", file=path)
-    check_utf8(result_path)
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ReportError(f"not valid JSON ({error.msg})", file=result_path, line=error.lineno) from None
+    result = json_document(result_path)
     if not isinstance(result, dict):
         raise ReportError("expected a JSON object", file=result_path)
     kind = _kind(result, result_path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from mentor.errors import DataError, DatasetNotFound
 from mentor.paths import DATA_ROOT_ENV
-from mentor.readers import check_utf8
+from mentor.readers import json_document
 
 
 def require(path: Path, what: str) -> Path:
@@ -42,11 +41,7 @@ def read_completions(directory: Path, split: str, expected: int) -> list[str]:
         raise DatasetNotFound(f"no recorded teacher outputs {split}_CoT_<k>.json", file=directory)
     completions: list[str] = []
     for path in files:
-        check_utf8(path)
-        try:
-            batch = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg})", file=path, line=error.lineno) from None
+        batch = json_document(path)
         if not isinstance(batch, list) or not all(isinstance(c, str) for c in batch):
             raise DataError("expected a JSON array of completion strings", file=path)
         completions.extend(batch)

@@ -18,13 +18,12 @@ A directory with ``train.jsonl`` and ``test.jsonl`` (one JSON object per line) a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mentor.distill.tasks._files import field, require
 from mentor.distill.tasks.base import ChoiceTask, EquationTask, Example, LabelTask, Task, TaskData, TextTask
 from mentor.errors import DataError
-from mentor.readers import check_utf8, jsonl_objects
+from mentor.readers import json_document, jsonl_objects
 
 ANSWER_KINDS = ("text", "choice", "expression")
 
@@ -33,11 +32,7 @@ def _task(directory: Path, has_choices: bool) -> Task:
     path = directory / "task.json"
     spec: dict = {}
     if path.is_file():
-        check_utf8(path)
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON ({error.msg})", file=path, line=error.lineno) from None
+        spec = json_document(path)
         if not isinstance(spec, dict):
             raise DataError("expected a JSON object", file=path)
     name = directory.name
