@@ -36,7 +36,7 @@ from torch import Tensor
 
 from mentor.consult.actions import augment_text
 from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution
-from mentor.consult.loop import Consultation
+from mentor.consult.loop import TEXT_EXCERPT, Consultation
 from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
 from mentor.graph import PseudoLabels, TrainResult
 from mentor.graph.train import mask_metrics
@@ -45,8 +45,6 @@ from mentor.llm import ChatRequest, Result
 EventHook = Callable[[str], None]
 #: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
 MIN_EARLY_CLOSE = 10
-#: Characters of a node's text kept with each consultation for reports.
-TEXT_EXCERPT = 300
 
 
 @dataclass

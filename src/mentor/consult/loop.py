@@ -34,6 +34,9 @@ from mentor.graph import (
 from mentor.graph.features import tfidf_features
 from mentor.llm import ChatRequest, LLMClient
 
+#: Characters of a node's text kept with each consultation record (for reports).
+TEXT_EXCERPT = 300
+
 
 @dataclass
 class RoundReport:
@@ -260,7 +263,7 @@ class Consultation:
             "node": node,
             "node_id": self.graph.node_ids[node] if self.graph.node_ids else node,
             "split": "train",
-            "text": (self.graph.texts or [""] * (node + 1))[node][:300],
+            "text": (self.graph.texts or [])[node][:TEXT_EXCERPT],
             "prompt_hash": prompt_hash(request),
             "store_key": answer.key,
             "answer": label,
