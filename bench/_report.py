@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -64,3 +66,16 @@ def invocations_note(files: list[dict[str, Any]]) -> list[str]:
     """A 'Runs so far come from: …' paragraph naming every command recorded in the given (loaded) results files."""
     invocations = sorted({i for results in files for i in results.get("invocations", [])})
     return ["Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations), ""] if invocations else []
+
+
+#: two-sided 95 % quantiles of Student's t by degrees of freedom
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+       11: 2.201, 12: 2.179, 14: 2.145, 19: 2.093, 29: 2.045}  # fmt: skip
+
+
+def ci95(values: list[float]) -> float | None:
+    """Half-width of the 95 % t-interval of the mean of ``values`` (None for fewer than two)."""
+    if len(values) < 2:
+        return None
+    t = T95.get(len(values) - 1) or T95[min(T95, key=lambda k: abs(k - (len(values) - 1)))]
+    return t * statistics.stdev(values) / math.sqrt(len(values))

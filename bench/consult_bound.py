@@ -20,8 +20,15 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
-from consult_gain import _ci95, _seeds, _split  # noqa: E402
+from _report import (  # noqa: E402
+    ci95,  # noqa: E402
+    invocations_note,
+    machine,
+    record_invocation,
+    write_json,
+    write_section,
+)
+from consult_gain import _seeds, _split  # noqa: E402
 
 from mentor.consult import ConsultConfig, GatedConsultation  # noqa: E402
 from mentor.consult.gate import Calibration, calibrate, llm_distribution, pooled  # noqa: E402
@@ -74,7 +81,7 @@ def summarise(runs: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"graph": dataset, "backbone": model, "seeds": len(records)}
         for arm in ARMS:
             values = [100 * r[arm] for r in records]
-            row[arm], row[f"{arm}_ci95"] = round(statistics.mean(values), 2), round(_ci95(values) or 0.0, 2)
+            row[arm], row[f"{arm}_ci95"] = round(statistics.mean(values), 2), round(ci95(values) or 0.0, 2)
         row["llm_weight_mean"] = round(statistics.mean(r["llm_weight"] for r in records), 2)
         rows.append(row)
     return rows

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -33,7 +32,15 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    RESULTS,
+    ci95,
+    invocations_note,
+    machine,
+    record_invocation,
+    write_json,
+    write_section,
+)
 from _simulated import simulated_client  # noqa: E402
 
 from mentor.consult import Consultation, ConsultConfig, GatedConsultation, gated_summary  # noqa: E402
@@ -52,8 +59,6 @@ GATED_ARMS = {
 }
 RUNS = "consult_gain_runs"
 # Student's t quantiles (two-sided 95 %) for n - 1 degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-       11: 2.201, 12: 2.179, 14: 2.145, 19: 2.093, 29: 2.045}  # fmt: skip
 
 
 def _seeds(text: str) -> list[int]:
@@ -244,13 +249,6 @@ def _progress(key: str, record: dict[str, Any]) -> None:
           f"{record['new_calls']} new, {record['seconds']:.0f} s)", flush=True)  # fmt: skip
 
 
-def _ci95(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    t = T95.get(len(values) - 1) or T95[min(T95, key=lambda k: abs(k - (len(values) - 1)))]
-    return t * statistics.stdev(values) / math.sqrt(len(values))
-
-
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return round(100 * statistics.mean(present), 2) if present else None
@@ -268,9 +266,9 @@ def summarise(results: dict[str, Any]) -> list[dict[str, Any]]:
         gains = [r["mentor"] - r["alone"] for r in runs]
         nc_gains = [r["not_consulted"] - r["alone_not_consulted"] for r in runs
                     if r.get("not_consulted") is not None and r.get("alone_not_consulted") is not None]  # fmt: skip
-        ci = _ci95([r["mentor"] for r in runs])
-        gain_ci = _ci95(gains)
-        nc_ci = _ci95(nc_gains)
+        ci = ci95([r["mentor"] for r in runs])
+        gain_ci = ci95(gains)
+        nc_ci = ci95(nc_gains)
         rows.append({
             "graph": dataset, "backbone": model, "arm": arm,
             "budget_fraction": float(budget) if budget != "test" else None,

@@ -89,12 +89,53 @@ def test_cli_run_json(colours, student_dir, tmp_path):
     assert payload["mode"] == "finetune" and payload["data"]["with_rationale"] == 0
 
 
+def test_answer_then_rationale_with_a_test_curve_from_the_cli(colours, student_dir, tmp_path):
+    args = ["distill", str(colours), "--mode", "answer-then-rationale", "--student", str(student_dir)]
+    args += ["--epochs", "6", "--batch-size", "4", "--learning-rate", "3e-3", "--lr-scheduler", "constant"]
+    args += ["--max-target-tokens", "8", "--negatives", "other-example", "--test-curve", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output.strip().splitlines()[-1])
+    assert payload["data"]["with_rationale"] == payload["data"]["train_used"] == 36
+    assert payload["config"]["scorer"]["negatives"] == "other-example"
+    assert payload["config"]["max_target_tokens"] == 8
+    curve = payload["training"]["curve"]
+    assert [round(p["epoch"]) for p in curve] == [1, 2, 3, 4, 5, 6]
+    assert all({"validation_accuracy", "test_accuracy", "training_seconds"} <= set(p) for p in curve)
+    assert curve[0]["training_seconds"] < curve[-1]["training_seconds"]
+    # the run's test accuracy is the test point of the epoch validation chose
+    best = max(p["validation_accuracy"] for p in curve)
+    chosen = next(p for p in curve if p["validation_accuracy"] == best)
+    assert payload["test_accuracy"] == pytest.approx(chosen["test_accuracy"], abs=1e-4)
+    assert payload["test_accuracy"] >= 0.9
+
+
+def test_the_test_curve_changes_no_choice(colours, student_dir, tmp_path):
+    """Charting the test items is reporting only: with and without it, the same model is chosen and scored."""
+    results = [
+        distill(
+            DistillConfig(task=str(colours), mode="finetune", student=str(student_dir), test_curve=curve, **FAST),
+            tmp_path / str(curve),
+            progress=False,
+        )
+        for curve in (False, True)
+    ]
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+    assert (
+        results[0]["training"]["best_checkpoint"].rsplit("-", 1)[1]
+        == (results[1]["training"]["best_checkpoint"].rsplit("-", 1)[1])
+    )
+    assert "test_accuracy" not in results[0]["training"]["curve"][0]
+
+
 def test_cli_errors_are_one_line(tmp_path):
     runner = CliRunner()
     result = runner.invoke(app, ["distill", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 1 and "unknown task 'nope'" in result.output
     result = runner.invoke(app, ["distill", "svamp", "--mode", "magic"])
     assert result.exit_code == 2 and "--mode" in result.output
+    result = runner.invoke(app, ["distill", "svamp", "--negatives", "magic", "--out", str(tmp_path / "n")])
+    assert result.exit_code == 1 and "negatives" in result.output
     result = runner.invoke(app, ["distill", "predict", str(tmp_path), "x"])
     assert result.exit_code == 1 and "no trained student here" in result.output
 

@@ -15,6 +15,7 @@ from mentor.cli.errors import user_errors
 from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
 from mentor.distill.config import RECORDED, DistillConfig
 from mentor.distill.formats import MODES
+from mentor.distill.scorer import ScorerConfig
 from mentor.distill.student import DEFAULT_STUDENT
 from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
@@ -52,6 +53,19 @@ def run(
     consistency_weight: Annotated[float, typer.Option(min=0.0, help="λ of the consistency loss.")] = 0.5,
     consistency_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="Scorer cut-off.")] = 0.5,
     shots: Annotated[int, typer.Option(min=0, help="Worked examples in a live teacher's prompts.")] = 3,
+    max_target_tokens: Annotated[
+        int, typer.Option(min=4, help="Cut answers and rationales to this many tokens (e.g. 64: short rationales).")
+    ] = 128,
+    lr_scheduler: Annotated[
+        str, typer.Option(help="linear (decay to 0) | constant (epoch e of a longer run = an e-epoch run).")
+    ] = "linear",
+    warmup_steps: Annotated[int, typer.Option(min=0)] = 0,
+    negatives: Annotated[
+        str, typer.Option(help="Consistency scorer negatives: auto | near-miss | other-example.")
+    ] = "auto",
+    test_curve: Annotated[
+        bool, typer.Option(help="Also score the test items after every epoch (reported only, never chooses).")
+    ] = False,
     lora_r: Annotated[Optional[int], typer.Option(min=1, help="Train LoRA adapters of this rank.")] = None,
     bf16: Annotated[bool, typer.Option(help="bfloat16 mixed precision (GPU, or a CPU with AVX512-BF16).")] = False,
     seed: Annotated[int, typer.Option()] = 0,
@@ -88,6 +102,11 @@ def run(
             bf16=bf16,
             shots=shots,
             seed=seed,
+            max_target_tokens=max_target_tokens,
+            lr_scheduler=lr_scheduler,
+            warmup_steps=warmup_steps,
+            test_curve=test_curve,
+            scorer=ScorerConfig(negatives=negatives),
         )
         out = out or Path("runs") / f"distill-{Path(task).name}-{mode}-seed{seed}"
         prepare_output_dir(out)  # a rerun into the same directory resumes from its checkpoints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +29,12 @@ class DistillConfig(BaseModel):
     epochs: float = Field(default=3, gt=0)
     batch_size: int = Field(default=4, ge=1, description="examples per step (each gives 1–3 rows)")
     learning_rate: float = Field(default=5e-5, gt=0)
+    lr_scheduler: Literal["linear", "constant"] = Field(
+        default="linear",
+        description="linear decay to 0 over the run, or constant (then the model after epoch e of a longer run is "
+        "the model of an e-epoch run)",
+    )
+    warmup_steps: int = Field(default=0, ge=0)
     alpha: float = Field(default=0.5, ge=0, le=1, description="weight of the answer loss; 1 − alpha: rationale")
     consistency_weight: float = Field(default=0.5, ge=0, description="λ, weight of the consistency loss")
     consistency_threshold: float = Field(default=0.5, ge=0, le=1, description="pairs scored below are dropped")
@@ -38,6 +45,9 @@ class DistillConfig(BaseModel):
     bf16: bool = Field(default=False, description="bfloat16 mixed-precision training (GPU, or a CPU with AVX512-BF16)")
     shots: int = Field(default=3, ge=0, description="worked examples in a live teacher's prompt")
     seed: int = 0
+    test_curve: bool = Field(
+        default=False, description="also score the test items after every epoch (reported, never used to choose)"
+    )
     scorer: ScorerConfig = ScorerConfig()
 
     @model_validator(mode="after")

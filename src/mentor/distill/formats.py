@@ -2,7 +2,10 @@
 
 Every row is a prompt and a target. ``predict: <input>`` → the answer and ``explain: <input>`` → the rationale
 (Distilling step-by-step); ``answer: <input> / explanation: <rationale>`` → the answer is the consistency row,
-which ties an answer to the explanation that supports it. At test time only the ``predict:`` prompt is used.
+which ties an answer to the explanation that supports it. ``answer-then-rationale`` writes one row per example,
+``predict: <input>`` → the answer, a new line and the rationale: the input is read once, and the answer comes first,
+so that a rationale cannot delay or cut it. At test time only the ``predict:`` prompt is used, and only the first
+line of what the student writes is its answer.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from typing import Literal
 
 from mentor.distill.tasks import Example
 
-Mode = Literal["finetune", "label", "step-by-step", "consistency"]
-MODES: tuple[Mode, ...] = ("finetune", "label", "step-by-step", "consistency")
+Mode = Literal["finetune", "label", "step-by-step", "answer-then-rationale", "consistency"]
+MODES: tuple[Mode, ...] = ("finetune", "label", "step-by-step", "answer-then-rationale", "consistency")
 Kind = Literal["predict", "explain", "consistency"]
 KINDS: tuple[Kind, ...] = ("predict", "explain", "consistency")
 
@@ -32,12 +35,14 @@ def consistency_prompt(text: str, rationale: str) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One training pair, with the loss term it belongs to and its weight in that term."""
+    """One training pair, with the loss term its target belongs to and its weight in that term; ``rationale``, when
+    given, follows the target on a new line and belongs to the ``explain`` term."""
 
     kind: Kind
     prompt: str
     target: str
     weight: float = 1.0
+    rationale: str | None = None
 
 
 def answer_target(example: Example, mode: Mode) -> str | None:
@@ -56,6 +61,8 @@ def rows_for(example: Example, mode: Mode, weight: float = 1.0) -> list[Row]:
     answer = answer_target(example, mode)
     if answer is None:
         return []
+    if mode == "answer-then-rationale":
+        return [Row("predict", predict_prompt(example.input), answer, rationale=example.rationale or None)]
     rows = [Row("predict", predict_prompt(example.input), answer)]
     if mode in ("step-by-step", "consistency") and example.rationale and weight > 0:
         rows.append(Row("explain", explain_prompt(example.input), example.rationale, weight))

@@ -21,6 +21,10 @@ def generate_answers(
     side = tokenizer.padding_side
     tokenizer.padding_side = "right" if seq2seq else "left"
     answers: list[str] = []
+    stop = [tokenizer.eos_token_id]
+    newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    if not seq2seq and len(newline) == 1:  # the answer is the first line: stop there
+        stop += newline
     try:
         for start in range(0, len(inputs), batch_size):
             prompts = [predict_prompt(text) for text in inputs[start : start + batch_size]]
@@ -31,7 +35,7 @@ def generate_answers(
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
+                eos_token_id=stop,
             )
             new = output if seq2seq else output[:, batch["input_ids"].shape[1] :]
             for text in tokenizer.batch_decode(new, skip_special_tokens=True):

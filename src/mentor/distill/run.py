@@ -29,7 +29,7 @@ from mentor.distill.scorer import cross_fitted_scores, teacher_error_check
 from mentor.distill.student import Student, load_student
 from mentor.distill.tasks import Example, TaskData, load_task
 from mentor.distill.teacher import ask_teacher, pick_shots
-from mentor.distill.trainer import DistillTrainer, RichProgress, last_complete_checkpoint
+from mentor.distill.trainer import DistillTrainer, RichProgress, last_complete_checkpoint, learning_curve
 from mentor.llm import LLMClient
 
 
@@ -148,7 +148,7 @@ class Distillation:
             example_rows = rows_for(example, config.mode, weight)
             if example_rows:
                 kept["answer"] += 1
-                kept["rationale"] += int(len(example_rows) > 1)
+                kept["rationale"] += int(any(r.kind == "explain" or r.rationale for r in example_rows))
                 rows.append(
                     [encode_row(student.tokenizer, r, student.seq2seq, config.max_target_tokens) for r in example_rows]
                 )
@@ -206,6 +206,7 @@ class Distillation:
                 "best_checkpoint": trainer.state.best_model_checkpoint,
                 "best_validation_accuracy": trainer.state.best_metric,
                 "loss_history": trainer.history[-50:],
+                "curve": learning_curve(trainer.state.log_history),
             },
             "seconds": round(time.perf_counter() - started, 1),
             "config": config.model_dump(mode="json"),
@@ -222,6 +223,8 @@ class Distillation:
             per_device_train_batch_size=config.batch_size,
             per_device_eval_batch_size=16,
             learning_rate=config.learning_rate,
+            lr_scheduler_type="constant_with_warmup" if config.lr_scheduler == "constant" else "linear",
+            warmup_steps=config.warmup_steps,
             seed=config.seed,
             data_seed=config.seed,
             eval_strategy="epoch",
@@ -243,7 +246,7 @@ class Distillation:
             args=args,
             train_dataset=rows,
             eval_dataset=prepared.validation,  # read by DistillTrainer.evaluate, which scores answers
-            data_collator=RowCollator(student.tokenizer.pad_token_id),
+            data_collator=RowCollator(student.tokenizer.pad_token_id, seq2seq=student.seq2seq),
             processing_class=student.tokenizer,
             coefficients=coefficients(config.mode, config.alpha, config.consistency_weight),
             seq2seq=student.seq2seq,
@@ -251,6 +254,7 @@ class Distillation:
             mode=config.mode,
             validation=prepared.validation,
             max_new_tokens=config.max_new_tokens,
+            curve=prepared.test if config.test_curve else (),
         )
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(ProgressCallback)
