@@ -92,12 +92,14 @@ def test_cli_run_json(colours, student_dir, tmp_path):
 def test_answer_then_rationale_with_a_test_curve_from_the_cli(colours, student_dir, tmp_path):
     args = ["distill", str(colours), "--mode", "answer-then-rationale", "--student", str(student_dir)]
     args += ["--epochs", "6", "--batch-size", "4", "--learning-rate", "3e-3", "--lr-scheduler", "constant"]
-    args += ["--max-target-tokens", "8", "--negatives", "other-example", "--test-curve", "--out", str(tmp_path)]
+    args += ["--max-target-tokens", "8", "--negatives", "other-example", "--scorer-answer-first"]
+    args += ["--test-curve", "--out", str(tmp_path)]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output.strip().splitlines()[-1])
     assert payload["data"]["with_rationale"] == payload["data"]["train_used"] == 36
     assert payload["config"]["scorer"]["negatives"] == "other-example"
+    assert payload["config"]["scorer"]["answer_first"] is True
     assert payload["config"]["max_target_tokens"] == 8
     curve = payload["training"]["curve"]
     assert [round(p["epoch"]) for p in curve] == [1, 2, 3, 4, 5, 6]

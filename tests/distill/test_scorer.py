@@ -4,6 +4,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import torch
 from sklearn.metrics import roc_auc_score
 
 from mentor.distill import load_task
@@ -103,3 +104,15 @@ def test_teacher_error_check_counts_filtered_wrong_and_right_rationales():
         "auc_right_vs_wrong": 0.75,
     }
     assert teacher_error_check(examples[-1:], scores, task, 0.5) is None
+
+
+def test_scorer_reads_answers_in_one_form_and_answer_first_on_request():
+    from mentor.distill.tasks import EquationTask, Example
+
+    task = EquationTask("sums")
+    assert task.canonical("( 84.0 / 2.0 )") == task.canonical("(84 / 2)") == "(84 / 2)"
+    assert task.canonical("( 2.5 + 10.05 )") == "(2.5 + 10.05)"
+    example = Example("e", "share 84 among 2", label="( 84.0 / 2.0 )", teacher_label="(84 / 2)", rationale="84 / 2")
+    assert training_pairs([example, replace(example, id="f", teacher_label="(9 / 3)")], task)[0].answer == "(84 / 2)"
+    scorer = ConsistencyScorer(model=torch.nn.Linear(1, 1), tokenizer=None, answer_first=True)
+    assert scorer._first(training_pairs([example], task)[0]).startswith("Answer: (84 / 2)\nshare 84")

@@ -63,6 +63,9 @@ def run(
     negatives: Annotated[
         str, typer.Option(help="Consistency scorer negatives: auto | near-miss | other-example.")
     ] = "auto",
+    scorer_answer_first: Annotated[
+        bool, typer.Option(help="The consistency scorer reads the answer before the input (truncation cannot cut it).")
+    ] = False,
     test_curve: Annotated[
         bool, typer.Option(help="Also score the test items after every epoch (reported only, never chooses).")
     ] = False,
@@ -106,7 +109,7 @@ def run(
             lr_scheduler=lr_scheduler,
             warmup_steps=warmup_steps,
             test_curve=test_curve,
-            scorer=ScorerConfig(negatives=negatives),
+            scorer=ScorerConfig(negatives=negatives, answer_first=scorer_answer_first),
         )
         out = out or Path("runs") / f"distill-{Path(task).name}-{mode}-seed{seed}"
         prepare_output_dir(out)  # a rerun into the same directory resumes from its checkpoints

@@ -52,6 +52,10 @@ class ScorerConfig(BaseModel):
         "'other-example': always another example's answer; 'auto': near misses where the task's "
         "scorer_near_misses says so (not for arithmetic: see bench/distill_scorer.py)",
     )
+    answer_first: bool = Field(
+        default=False,
+        description="read 'Answer: a' before the input, so that truncating a long input cannot cut the answer",
+    )
     seed: int = 0
 
 
@@ -85,21 +89,23 @@ def training_pairs(examples: Sequence[Example], task: Task, seed: int = 0, negat
     pairs: list[Pair] = []
     for example in usable:
         assert example.teacher_label is not None and example.rationale is not None
-        pairs.append(Pair(example.input, example.teacher_label, example.rationale, 1))
+        pairs.append(Pair(example.input, task.canonical(example.teacher_label), example.rationale, 1))
         other = _other_answer(example, task, pool, rng, negatives)
         if other is not None:
-            pairs.append(Pair(example.input, other, example.rationale, 0))
+            pairs.append(Pair(example.input, task.canonical(other), example.rationale, 0))
     return pairs
 
 
 class ConsistencyScorer:
     """A trained cross-encoder that scores (input, answer, explanation) triples."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int = 256) -> None:
+    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int = 256, answer_first: bool = False) -> None:
         self.model, self.tokenizer, self.max_length = model.eval(), tokenizer, max_length
+        self.answer_first = answer_first
 
-    @staticmethod
-    def _first(pair: Pair) -> str:
+    def _first(self, pair: Pair) -> str:
+        if self.answer_first:
+            return f"Answer: {pair.answer}\n{pair.input}"
         return f"{pair.input}\nAnswer: {pair.answer}"
 
     def _encode(self, pairs: Sequence[Pair]) -> list[dict]:
@@ -128,7 +134,7 @@ class ConsistencyScorer:
             model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
         finally:
             hf_logging.set_verbosity(verbosity)
-        scorer = cls(model, tokenizer, config.max_length)
+        scorer = cls(model, tokenizer, config.max_length, config.answer_first)
         with tempfile.TemporaryDirectory() as scratch:
             args = TrainingArguments(
                 output_dir=scratch,
@@ -179,11 +185,12 @@ class ConsistencyScorer:
         self.tokenizer.save_pretrained(directory)
 
     @classmethod
-    def load(cls, directory: Path, max_length: int = 256) -> ConsistencyScorer:
+    def load(cls, directory: Path, max_length: int = 256, answer_first: bool = False) -> ConsistencyScorer:
         return cls(
             AutoModelForSequenceClassification.from_pretrained(directory),
             AutoTokenizer.from_pretrained(directory),
             max_length,
+            answer_first,
         )
 
 
@@ -214,7 +221,10 @@ def cross_fitted_scores(
             training_pairs([examples[i] for i in rest], task, config.seed + k, config.negatives), config, progress
         )
         targets = [i for i in held_out if examples[i].rationale and answers[i]]
-        pairs = [Pair(examples[i].input, answers[i] or "", examples[i].rationale or "") for i in targets]
+        # answers in one form: gold and teacher answers can be written differently (SVAMP)
+        pairs = [
+            Pair(examples[i].input, task.canonical(answers[i] or ""), examples[i].rationale or "") for i in targets
+        ]
         scores[targets] = scorer.score(pairs)
     return scores
 

@@ -75,6 +75,11 @@ class Task(ABC):
     def same(self, answer: str, gold: str) -> bool:
         return normalise(answer) == normalise(gold)
 
+    def canonical(self, answer: str) -> str:
+        """``answer`` written one way whatever its source (gold data, a teacher), for models that read answers
+        as text, such as the consistency scorer."""
+        return answer
+
     def near_misses(self, answer: str, example: Example) -> list[str]:
         """Wrong answers of the same form as ``answer``: the other labels or choices. A consistency scorer
         trained against these must read the explanation; empty where the task has none (free-form text)."""
@@ -150,6 +155,13 @@ class EquationTask(Task):
         except NotArithmetic:
             return None
         return text
+
+    def canonical(self, answer: str) -> str:
+        """Whole numbers without ``.0`` and no space inside parentheses: the gold ``( 84.0 / 2.0 )`` and a
+        teacher's ``(84 / 2)`` are both ``(84 / 2)``."""
+        text = re.sub(r"(\d+)\.0+\b", r"\1", answer)
+        text = re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", text))
+        return re.sub(r"\s+", " ", text).strip()
 
     def near_misses(self, answer: str, example: Example) -> list[str]:
         """The same numbers with one operator changed or the operands of a ``-`` or ``/`` swapped."""
