@@ -158,21 +158,25 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def equal_time(rows: list[dict[str, Any]], runs: dict[str, Any], row: dict[str, Any]) -> tuple[float, float] | None:
-    """Fine-tuning's mean test accuracy (%) at the last epoch that had finished within ``row``'s training
-    seconds, seed by seed, and the mean number of epochs that was."""
-    chosen = []
+def equal_time(runs: dict[str, Any], row: dict[str, Any]) -> tuple[float, float, bool] | None:
+    """What fine-tuning gave in ``row``'s training seconds, seed by seed: among the epochs it had finished by
+    then, the one of best validation accuracy (early stopping within the same time). Returns the mean test
+    accuracy (%), the mean epoch, and whether some run had no more epochs to give (its time ran out first)."""
+    chosen, capped = [], False
     for key, run in runs.get("runs", {}).items():
         task, mode, *_ = key.split("|")
         if task != row["task"] or mode != "finetune":
             continue
         within = [p for p in run["curve"] if p["training_seconds"] <= row["seconds_mean"]] or run["curve"][:1]
-        chosen.append(within[-1])
+        capped |= len(within) == len(run["curve"])
+        best = max(p["validation_accuracy"] for p in within)
+        chosen.append(next(p for p in within if p["validation_accuracy"] == best))
     if not chosen:
         return None
     return (
         round(100 * statistics.mean(p["test_accuracy"] for p in chosen), 1),
         round(statistics.mean(p["epoch"] for p in chosen), 1),
+        capped,
     )
 
 
@@ -186,7 +190,9 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
         "every epoch row: at a constant learning rate the model after epoch e is the model of an e-epoch run. "
         "*best≤5* = the epoch of best validation accuracy (early stopping); the test items never choose. "
         "*s* = training seconds to that epoch (early stopping costs all 5). *finetune, same s* = fine-tuning "
-        "after the last epoch it had finished within the row's seconds (and that epoch). "
+        "early-stopped within the row's seconds: of the epochs it had finished by then, the one of best validation "
+        "accuracy (mean test %, mean epoch; *all* = its runs ended before the time did, so a longer fine-tuning "
+        "run could differ). "
         "`rationale weight` = 1 − α; `tokens` = rationales cut to that many tokens.",
         "",
         "| task | mode | teacher | rationale weight | tokens | epochs | seeds | test | validation | s | "
@@ -195,7 +201,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     ]
     lines[2:2] = invocations_note([runs])
     for row in rows:
-        matched = equal_time(rows, runs, row) if row["mode"] != "finetune" else None
+        matched = equal_time(runs, row) if row["mode"] != "finetune" else None
         interval = f" ± {row['ci95']:.1f}" if row["ci95"] is not None else ""
         cells = [
             row["task"],
@@ -208,7 +214,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
             f"{row['mean']:.1f}{interval}",
             f"{row['validation_mean']:.1f}",
             f"{row['seconds_mean']:.0f}",
-            f"{matched[0]:.1f} ({matched[1]:g} ep)" if matched else "–",
+            f"{matched[0]:.1f} ({matched[1]:g} ep{', all' if matched[2] else ''})" if matched else "–",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
