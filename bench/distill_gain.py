@@ -1,10 +1,11 @@
 """When do rationales beat plain fine-tuning for a small student? One grid cell per command, over seeds.
 
-A cell is (task, mode, rationale weight 1 − α, rationale tokens, teacher). Each of its runs trains the student for
-``--epochs`` epochs at a constant learning rate, so that the model after epoch e *is* the model an e-epoch run
-would give; after every epoch the run scores its validation split (which alone picks the early-stopping epoch)
-and charts the test items (reported, never used to choose). One run therefore gives the rows for 1, 3 and 5 epochs
-and for early stopping ("best≤5": the epoch of best validation accuracy).
+A cell is (task, mode, rationale weight 1 − α, rationale tokens, rationale filter, teacher). Each of its runs
+trains the student for ``--epochs`` epochs at a constant learning rate, so that the model after epoch e *is* the
+model an e-epoch run would give; after every epoch the run scores its validation split (which alone picks the
+early-stopping epoch) and charts the test items (reported, never used to choose). One run therefore gives the rows
+for 1, 3, 5 (and 10) epochs and for early stopping ("best≤5": the epoch of best validation accuracy among the
+first 5).
 
 Runs are resumable (checkpoints under the mentor cache, deleted once a run is recorded) and accumulate in
 ``bench/results/distill_gain_runs.json``; ``bench/results/distill_gain.json`` holds the rows (mean and 95 %
@@ -13,6 +14,7 @@ t-interval over seeds, accuracy in %) and ``docs/benchmarks.md`` the table, both
     python bench/distill_gain.py --task svamp --mode finetune --seeds 0,1,2
     python bench/distill_gain.py --task svamp --mode step-by-step --rationale-weight 0.2 --seeds 0,1,2
     python bench/distill_gain.py --task svamp --mode answer-then-rationale --rationale-tokens 64 --seeds 0,1,2
+    python bench/distill_gain.py --task svamp --mode answer-then-rationale --rationale-filter gold --seeds 0,1,2
     python bench/distill_gain.py --task svamp --mode step-by-step --teacher local:qwen2.5-1.5b --seeds 0,1,2
 """
 
@@ -47,24 +49,33 @@ PROTOCOL = {
 }
 #: training examples drawn per task (10 % of them validate) and test items scored (None: the whole test split)
 SIZES = {"svamp": (None, None), "esnli": (800, 300), "cqa": (800, 300), "anli1": (800, 300)}
-REPORTED_EPOCHS = (1, 3, 5)
+REPORTED_EPOCHS = (1, 3, 5, 10)
+#: early stopping within the first n epochs, for each n here that a run reached (and for its last epoch)
+STOPPING_CAPS = (5, 10)
 BEST = "best≤{}"
 RUNS = "distill_gain_runs"
 
 
-def cell_key(task: str, mode: str, weight: float, tokens: int | None, teacher: str) -> str:
-    return f"{task}|{mode}|{weight:g}|{tokens or 'full'}|{teacher}"
+def cell_key(task: str, mode: str, weight: float, tokens: int | None, rationale_filter: str, teacher: str) -> str:
+    return f"{task}|{mode}|{weight:g}|{tokens or 'full'}|{rationale_filter}|{teacher}"
 
 
 def _load(name: str) -> dict[str, Any]:
     path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    loaded = json.loads(path.read_text()) if path.exists() else {}
+    if name == RUNS and loaded:  # runs recorded before the rationale filter was a setting had none
+        loaded["runs"] = {
+            (key if key.count("|") == 6 else "|".join([*key.split("|")[:4], "none", *key.split("|")[4:]])): run
+            for key, run in loaded["runs"].items()
+        }
+    return loaded
 
 
 def run_cell(args: argparse.Namespace) -> None:
     weight = 0.0 if args.mode in ("finetune", "label") else args.rationale_weight
     tokens = None if args.mode in ("finetune", "label") else args.rationale_tokens
-    key = cell_key(args.task, args.mode, weight, tokens, args.teacher)
+    rationale_filter = "none" if args.mode in ("finetune", "label") else args.rationale_filter
+    key = cell_key(args.task, args.mode, weight, tokens, rationale_filter, args.teacher)
     train_size, test_size = SIZES[args.task]
     runs = _load(RUNS) or {"benchmark": "distill_gain", "protocol": PROTOCOL, "runs": {}}
     record_invocation(runs, "distill_gain.py")
@@ -82,6 +93,7 @@ def run_cell(args: argparse.Namespace) -> None:
             epochs=args.epochs,
             alpha=1.0 - weight,
             max_target_tokens=tokens or 128,
+            rationale_filter=rationale_filter,
             test_curve=True,
             **PROTOCOL,
         )
@@ -99,6 +111,7 @@ def run_cell(args: argparse.Namespace) -> None:
             "teacher_test_accuracy": (result["teacher_test_accuracy"] or {}).get("accuracy"),
             "train_used": result["data"]["train_used"],
             "with_rationale": result["data"]["with_rationale"],
+            "dropped_disagreeing_with_gold": result["data"].get("dropped_disagreeing_with_gold", 0),
             "teacher_failures": result["data"].get("teacher_failures"),
             "steps": result["training"]["steps"],
             "seconds": round(time.perf_counter() - started, 1),
@@ -126,18 +139,25 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
         cells.setdefault(key.rsplit("|", 1)[0], []).append({**run, "seed": int(key.rsplit("|", 1)[1])})
     rows = []
     for key, members in sorted(cells.items()):
-        task, mode, weight, tokens, teacher = key.split("|")
+        task, mode, weight, tokens, rationale_filter, teacher = key.split("|")
         last = max(round(p["epoch"]) for m in members for p in m["curve"])
-        for epochs in (*[e for e in REPORTED_EPOCHS if e <= last], BEST.format(last)):
-            points = [_at(m["curve"], m["best_epoch"] if isinstance(epochs, str) else epochs) for m in members]
-            points = [p for p in points if p is not None]
-            if not points:
+        caps = sorted({*(c for c in STOPPING_CAPS if c <= last), last})
+        for epochs in (*[e for e in REPORTED_EPOCHS if e <= last], *(BEST.format(c) for c in caps)):
+            if isinstance(epochs, str):  # early stopping: the best validation epoch among the first `cap`
+                cap = int(epochs.split("≤")[1])
+                within = [[p for p in m["curve"] if round(p["epoch"]) <= cap] for m in members]
+                pairs = [
+                    (m["seed"], w[_best_epoch(w) - 1], w[-1])
+                    for m, w in zip(members, within, strict=True)
+                    if w and round(w[-1]["epoch"]) == cap
+                ]
+            else:
+                pairs = [(m["seed"], p, p) for m in members if (p := _at(m["curve"], epochs)) is not None]
+            if not pairs:
                 continue
+            points = [p for _, p, _ in pairs]
             accuracy = [100 * p["test_accuracy"] for p in points]
-            seconds = [
-                (m["curve"][-1] if isinstance(epochs, str) else p)["training_seconds"]
-                for m, p in zip(members, points, strict=False)
-            ]
+            seconds = [end["training_seconds"] for _, _, end in pairs]  # early stopping pays for all `cap` epochs
             interval = ci95(accuracy)
             rows.append(
                 {
@@ -146,8 +166,9 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
                     "epochs": epochs,
                     "rationale_weight": float(weight),
                     "rationale_tokens": None if tokens == "full" or mode in ("finetune", "label") else int(tokens),
+                    "rationale_filter": rationale_filter,
                     "teacher": teacher,
-                    "seeds": sorted(m["seed"] for m in members),
+                    "seeds": sorted(seed for seed, _, _ in pairs),
                     "mean": round(statistics.mean(accuracy), 2),
                     "ci95": None if interval is None else round(interval, 2),
                     "validation_mean": round(100 * statistics.mean(p["validation_accuracy"] for p in points), 2),
@@ -188,16 +209,17 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
         f"{PROTOCOL['learning_rate']:g} constant after {PROTOCOL['warmup_steps']} warm-up steps, bf16 autocast, on "
         "this machine's 2 CPU cores. Test accuracy (%), mean ± 95 % t-interval over seeds. One run per seed gives "
         "every epoch row: at a constant learning rate the model after epoch e is the model of an e-epoch run. "
-        "*best≤5* = the epoch of best validation accuracy (early stopping); the test items never choose. "
-        "*s* = training seconds to that epoch (early stopping costs all 5). *finetune, same s* = fine-tuning "
+        "*best≤n* = the epoch of best validation accuracy among the first n (early stopping); the test items never "
+        "choose. *s* = training seconds to that epoch (early stopping costs all n). *finetune, same s* = fine-tuning "
         "early-stopped within the row's seconds: of the epochs it had finished by then, the one of best validation "
         "accuracy (mean test %, mean epoch; *all* = its runs ended before the time did, so a longer fine-tuning "
         "run could differ). "
-        "`rationale weight` = 1 − α; `tokens` = rationales cut to that many tokens.",
+        "`rationale weight` = 1 − α; `tokens` = rationales cut to that many tokens; `filter` *gold* = rationales "
+        "whose teacher answer is not the training example's gold label are dropped (the answer is still learned).",
         "",
-        "| task | mode | teacher | rationale weight | tokens | epochs | seeds | test | validation | s | "
+        "| task | mode | teacher | rationale weight | tokens | filter | epochs | seeds | test | validation | s | "
         "finetune, same s |",
-        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     lines[2:2] = invocations_note([runs])
     for row in rows:
@@ -209,6 +231,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
             row["teacher"],
             f"{row['rationale_weight']:g}" if row["mode"] != "finetune" else "–",
             str(row["rationale_tokens"] or ("full" if row["mode"] != "finetune" else "–")),
+            row["rationale_filter"] if row["mode"] != "finetune" else "–",
             str(row["epochs"]),
             str(len(row["seeds"])),
             f"{row['mean']:.1f}{interval}",
@@ -226,6 +249,9 @@ def main() -> None:
     parser.add_argument("--mode", default="finetune", choices=MODES)
     parser.add_argument("--rationale-weight", type=float, default=0.5, help="1 − α")
     parser.add_argument("--rationale-tokens", type=int, default=None, help="cut rationales to this many tokens")
+    parser.add_argument(
+        "--rationale-filter", default="none", choices=("none", "gold"), help="gold: drop rationales for wrong answers"
+    )
     parser.add_argument("--teacher", default=RECORDED)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=5)

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from mentor.distill.encoding import IGNORE, RowCollator, encode_row, logits_needed
-from mentor.distill.formats import Row, rows_for
+from mentor.distill.formats import Row, disagrees_with_gold, rows_for
 from mentor.distill.loss import coefficients, multitask_loss, term_losses
 from mentor.distill.student import load_student
-from mentor.distill.tasks import Example
+from mentor.distill.tasks import Example, LabelTask
 from mentor.distill.trainer import causal_term_losses
 
 ITEM = Example("1", "what colour is the sky ?", label="blue", teacher_label="red", rationale="the sky is blue")
@@ -25,6 +25,15 @@ def test_prefixes_and_targets_per_mode():
     assert [r.kind for r in rows_for(ITEM, "consistency", weight=0.0)] == ["predict"]
     no_gold = Example("2", "x", teacher_label="red", rationale="r")
     assert rows_for(no_gold, "finetune") == [] and rows_for(no_gold, "step-by-step")[0].target == "red"
+
+
+def test_a_rationale_disagrees_with_gold_when_its_teacher_answer_is_not_the_label():
+    task = LabelTask("colours", ("red", "blue"))
+    assert disagrees_with_gold(ITEM, task)  # the teacher said red, the gold label is blue
+    assert not disagrees_with_gold(Example("2", "x", label="blue", teacher_label="Blue", rationale="r"), task)
+    assert disagrees_with_gold(Example("3", "x", label="blue", rationale="r"), task)  # no teacher answer to check
+    assert not disagrees_with_gold(Example("4", "x", teacher_label="red", rationale="r"), task)  # no gold label
+    assert not disagrees_with_gold(Example("5", "x", label="blue", teacher_label="red"), task)  # no rationale
 
 
 def test_loss_is_the_alpha_weighted_sum_of_per_kind_means():

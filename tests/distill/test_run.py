@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mentor.cli import app
 from mentor.distill.config import DistillConfig
-from mentor.distill.run import RunMismatch, distill
+from mentor.distill.run import Distillation, RunMismatch, distill
 
 FAST = {"epochs": 6, "batch_size": 4, "learning_rate": 3e-3}
 
@@ -51,6 +51,18 @@ def test_another_run_s_directory_is_refused(step_by_step):
     config, out, _ = step_by_step
     with pytest.raises(RunMismatch, match="other settings \\(epochs\\)"):
         distill(config.model_copy(update={"epochs": 1}), out, progress=False)
+
+
+def test_a_run_from_before_a_setting_existed_is_the_same_run(step_by_step, tmp_path):
+    config, out, _ = step_by_step
+    older = tmp_path / "older"
+    older.mkdir()
+    written = json.loads((out / "config.json").read_text())
+    del written["rationale_filter"]  # as a run written before the setting existed records it
+    (older / "config.json").write_text(json.dumps(written))
+    Distillation(config, older)._check_out()  # no RunMismatch: it had the default
+    with pytest.raises(RunMismatch, match="rationale_filter"):
+        Distillation(config.model_copy(update={"rationale_filter": "gold"}), older)._check_out()
 
 
 def test_label_mode_learns_the_teacher_s_labels(colours, student_dir, tmp_path):
@@ -110,6 +122,22 @@ def test_answer_then_rationale_with_a_test_curve_from_the_cli(colours, student_d
     chosen = next(p for p in curve if p["validation_accuracy"] == best)
     assert payload["test_accuracy"] == pytest.approx(chosen["test_accuracy"], abs=1e-4)
     assert payload["test_accuracy"] >= 0.9
+
+
+def test_rationales_that_disagree_with_gold_can_be_dropped_from_the_cli(colours, student_dir, tmp_path):
+    from tests.distill.tiny import tiny_task
+
+    wrong = tiny_task(tmp_path / "task", wrong_every=4)  # teacher answers 0, 4, 8, … are wrong
+    args = ["distill", str(wrong), "--mode", "answer-then-rationale", "--student", str(student_dir)]
+    args += ["--epochs", "1", "--rationale-filter", "gold", "--out", str(tmp_path / "run"), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output.strip().splitlines()[-1])["data"]
+    config = DistillConfig(task=str(wrong), mode="answer-then-rationale", student=str(student_dir))
+    used = Distillation(config, tmp_path / "unused").prepare().train  # the split is the seed's, whatever the mode
+    disagreeing = sum(e.teacher_label != e.label for e in used)
+    assert data["dropped_disagreeing_with_gold"] == disagreeing > 0
+    assert data["train_used"] == len(used) and data["with_rationale"] == len(used) - disagreeing
 
 
 def test_the_test_curve_changes_no_choice(colours, student_dir, tmp_path):

@@ -56,6 +56,10 @@ def run(
     max_target_tokens: Annotated[
         int, typer.Option(min=4, help="Cut answers and rationales to this many tokens (e.g. 64: short rationales).")
     ] = 128,
+    rationale_filter: Annotated[
+        str,
+        typer.Option(help="none | gold: drop rationales whose teacher answer is not the gold training label."),
+    ] = "none",
     lr_scheduler: Annotated[
         str, typer.Option(help="linear (decay to 0) | constant (epoch e of a longer run = an e-epoch run).")
     ] = "linear",
@@ -106,6 +110,7 @@ def run(
             shots=shots,
             seed=seed,
             max_target_tokens=max_target_tokens,
+            rationale_filter=rationale_filter,
             lr_scheduler=lr_scheduler,
             warmup_steps=warmup_steps,
             test_curve=test_curve,
@@ -132,7 +137,9 @@ def run(
     stdout.print(table)
     stdout.print(
         f"trained on {result['data']['train_used']} examples ({result['data']['with_rationale']} with a "
-        f"rationale, {result['data']['filtered_by_scorer']} rationales filtered) in {result['seconds']:.0f}s"
+        f"rationale; {result['data']['filtered_by_scorer']} rationales filtered by the scorer, "
+        f"{result['data']['dropped_disagreeing_with_gold']} for disagreeing with the gold label) "
+        f"in {result['seconds']:.0f}s"
     )
     stdout.print(f"wrote {out}/result.json, predictions.jsonl and the student in {out}/student")
 

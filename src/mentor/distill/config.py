@@ -38,6 +38,11 @@ class DistillConfig(BaseModel):
     alpha: float = Field(default=0.5, ge=0, le=1, description="weight of the answer loss; 1 − alpha: rationale")
     consistency_weight: float = Field(default=0.5, ge=0, description="λ, weight of the consistency loss")
     consistency_threshold: float = Field(default=0.5, ge=0, le=1, description="pairs scored below are dropped")
+    rationale_filter: Literal["none", "gold"] = Field(
+        default="none",
+        description="'gold': drop each rationale whose teacher answer disagrees with the training example's gold "
+        "label (the example's answer is still learned); examples without a gold label keep theirs",
+    )
     max_input_tokens: int = Field(default=256, ge=8)
     max_target_tokens: int = Field(default=128, ge=4)
     max_new_tokens: int = Field(default=48, ge=1)

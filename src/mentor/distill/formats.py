@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mentor.distill.tasks import Example
+from mentor.distill.tasks import Example, Task
 
 Mode = Literal["finetune", "label", "step-by-step", "answer-then-rationale", "consistency"]
 MODES: tuple[Mode, ...] = ("finetune", "label", "step-by-step", "answer-then-rationale", "consistency")
@@ -53,6 +53,12 @@ def answer_target(example: Example, mode: Mode) -> str | None:
     if mode == "label":
         return example.teacher_label
     return example.label if example.label is not None else example.teacher_label
+
+
+def disagrees_with_gold(example: Example, task: Task) -> bool:
+    """Whether ``example``'s rationale backs an answer other than its gold label: the teacher's answer is
+    missing or wrong. False where there is no rationale or no gold label to check it against."""
+    return bool(example.rationale) and example.label is not None and not task.is_correct(example.teacher_label, example)
 
 
 def rows_for(example: Example, mode: Mode, weight: float = 1.0) -> list[Row]:

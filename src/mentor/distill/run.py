@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 from transformers import PrinterCallback, ProgressCallback, TrainingArguments
 from transformers.utils import logging as hf_logging
 
 from mentor import outputs
 from mentor.distill.config import RECORDED, DistillConfig
 from mentor.distill.encoding import RowCollator, clip_text, encode_row
-from mentor.distill.formats import answer_target, rows_for
+from mentor.distill.formats import answer_target, disagrees_with_gold, rows_for
 from mentor.distill.loss import coefficients
 from mentor.distill.predict import generate_answers
 from mentor.distill.scorer import cross_fitted_scores, teacher_error_check
@@ -118,6 +119,10 @@ class Distillation:
         mine = self.config.model_dump(mode="json")
         if path.is_file():
             theirs = json.loads(path.read_text())
+            try:  # a run written before a setting existed had that setting's default
+                theirs = DistillConfig.model_validate(theirs).model_dump(mode="json")
+            except ValidationError:
+                pass
             if theirs != mine:
                 changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
                 raise RunMismatch(
@@ -138,8 +143,11 @@ class Distillation:
         weights: dict[str, float | None] = {}
         if config.mode == "consistency":
             weights = self.consistency_weights(prepared)
-        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0}
+        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0, "disagreeing": 0}
         for example in prepared.train:
+            if config.rationale_filter == "gold" and disagrees_with_gold(example, prepared.data.task):
+                example = replace(example, rationale=None)
+                kept["disagreeing"] += 1
             weight = 1.0
             if config.mode == "consistency":
                 score = weights.get(example.id)
@@ -192,6 +200,8 @@ class Distillation:
                 "train_used": kept["answer"],
                 "with_rationale": kept["rationale"],
                 "filtered_by_scorer": kept["filtered"],
+                # rationales dropped by rationale_filter="gold" (their teacher answer is not the gold label)
+                "dropped_disagreeing_with_gold": kept["disagreeing"],
                 # None outside consistency mode: there are no scores then
                 "scorer_check": teacher_error_check(
                     prepared.train, weights, prepared.data.task, config.consistency_threshold
