@@ -62,19 +62,14 @@ def cell_key(task: str, mode: str, weight: float, tokens: int | None, rationale_
 
 def _load(name: str) -> dict[str, Any]:
     path = RESULTS / f"{name}.json"
-    loaded = json.loads(path.read_text()) if path.exists() else {}
-    if name == RUNS and loaded:  # runs recorded before the rationale filter was a setting had none
-        loaded["runs"] = {
-            (key if key.count("|") == 6 else "|".join([*key.split("|")[:4], "none", *key.split("|")[4:]])): run
-            for key, run in loaded["runs"].items()
-        }
-    return loaded
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run_cell(args: argparse.Namespace) -> None:
-    weight = 0.0 if args.mode in ("finetune", "label") else args.rationale_weight
-    tokens = None if args.mode in ("finetune", "label") else args.rationale_tokens
-    rationale_filter = "none" if args.mode in ("finetune", "label") else args.rationale_filter
+    learns_rationales = args.mode not in ("finetune", "label")
+    weight = args.rationale_weight if learns_rationales else 0.0
+    tokens = args.rationale_tokens if learns_rationales else None
+    rationale_filter = args.rationale_filter if learns_rationales else "none"
     key = cell_key(args.task, args.mode, weight, tokens, rationale_filter, args.teacher)
     train_size, test_size = SIZES[args.task]
     runs = _load(RUNS) or {"benchmark": "distill_gain", "protocol": PROTOCOL, "runs": {}}
