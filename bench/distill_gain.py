@@ -1,11 +1,11 @@
 """When do rationales beat plain fine-tuning for a small student? One grid cell per command, over seeds.
 
-A cell is (task, mode, rationale weight 1 − α, rationale tokens, rationale filter, teacher). Each of its runs
-trains the student for ``--epochs`` epochs at a constant learning rate, so that the model after epoch e *is* the
-model an e-epoch run would give; after every epoch the run scores its validation split (which alone picks the
-early-stopping epoch) and charts the test items (reported, never used to choose). One run therefore gives the rows
-for 1, 3, 5 (and 10) epochs and for early stopping ("best≤5": the epoch of best validation accuracy among the
-first 5).
+A cell is (task, mode, rationale weight 1 − α, rationale tokens, rationale filter, teacher, examples drawn). Each
+of its runs trains the student for ``--epochs`` epochs at a constant learning rate, so that the model after epoch e
+*is* the model an e-epoch run would give; after every epoch the run scores its validation split (which alone picks
+the early-stopping epoch) and charts the test items (reported, never used to choose). One run therefore gives the
+rows for 1, 3, 5, 10 and 20 epochs (those it reached) and for early stopping ("best≤5": the epoch of best
+validation accuracy among the first 5).
 
 Runs are resumable (checkpoints under the mentor cache, deleted once a run is recorded) and accumulate in
 ``bench/results/distill_gain_runs.json``; ``bench/results/distill_gain.json`` holds the rows (mean and 95 %
@@ -16,6 +16,7 @@ t-interval over seeds, accuracy in %) and ``docs/benchmarks.md`` the table, both
     python bench/distill_gain.py --task svamp --mode answer-then-rationale --rationale-tokens 64 --seeds 0,1,2
     python bench/distill_gain.py --task svamp --mode answer-then-rationale --rationale-filter gold --seeds 0,1,2
     python bench/distill_gain.py --task svamp --mode step-by-step --teacher local:qwen2.5-1.5b --seeds 0,1,2
+    python bench/distill_gain.py --task svamp --train-size 100 --mode answer-then-rationale --epochs 20 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -49,15 +50,17 @@ PROTOCOL = {
 }
 #: training examples drawn per task (10 % of them validate) and test items scored (None: the whole test split)
 SIZES = {"svamp": (None, None), "esnli": (800, 300), "cqa": (800, 300), "anli1": (800, 300)}
-REPORTED_EPOCHS = (1, 3, 5, 10)
+REPORTED_EPOCHS = (1, 3, 5, 10, 20)
 #: early stopping within the first n epochs, for each n here that a run reached (and for its last epoch)
-STOPPING_CAPS = (5, 10)
+STOPPING_CAPS = (5, 10, 20)
 BEST = "best≤{}"
 RUNS = "distill_gain_runs"
 
 
-def cell_key(task: str, mode: str, weight: float, tokens: int | None, rationale_filter: str, teacher: str) -> str:
-    return f"{task}|{mode}|{weight:g}|{tokens or 'full'}|{rationale_filter}|{teacher}"
+def cell_key(
+    task: str, mode: str, weight: float, tokens: int | None, rationale_filter: str, teacher: str, size: int | None
+) -> str:
+    return f"{task}|{mode}|{weight:g}|{tokens or 'full'}|{rationale_filter}|{teacher}|{size or 'all'}"
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -70,8 +73,9 @@ def run_cell(args: argparse.Namespace) -> None:
     weight = args.rationale_weight if learns_rationales else 0.0
     tokens = args.rationale_tokens if learns_rationales else None
     rationale_filter = args.rationale_filter if learns_rationales else "none"
-    key = cell_key(args.task, args.mode, weight, tokens, rationale_filter, args.teacher)
-    train_size, test_size = SIZES[args.task]
+    default_size, test_size = SIZES[args.task]
+    train_size = args.train_size or default_size
+    key = cell_key(args.task, args.mode, weight, tokens, rationale_filter, args.teacher, train_size)
     runs = _load(RUNS) or {"benchmark": "distill_gain", "protocol": PROTOCOL, "runs": {}}
     record_invocation(runs, "distill_gain.py")
     for seed in [int(s) for s in args.seeds.split(",") if s]:
@@ -92,7 +96,8 @@ def run_cell(args: argparse.Namespace) -> None:
             test_curve=True,
             **PROTOCOL,
         )
-        out = cache_dir() / "bench" / "distill_gain" / f"{key.replace('|', '_').replace(':', '-')}_{seed}"
+        name = f"{key.replace('|', '_').replace(':', '-')}_{seed}_{args.epochs}ep"
+        out = cache_dir() / "bench" / "distill_gain" / name
         started = time.perf_counter()
         if args.teacher != RECORDED and args.mode != "finetune":
             with LLMClient(LLMConfig(llm=args.teacher)) as client:
@@ -134,7 +139,7 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
         cells.setdefault(key.rsplit("|", 1)[0], []).append({**run, "seed": int(key.rsplit("|", 1)[1])})
     rows = []
     for key, members in sorted(cells.items()):
-        task, mode, weight, tokens, rationale_filter, teacher = key.split("|")
+        task, mode, weight, tokens, rationale_filter, teacher, _ = key.split("|")
         last = max(round(p["epoch"]) for m in members for p in m["curve"])
         caps = sorted({*(c for c in STOPPING_CAPS if c <= last), last})
         for epochs in (*[e for e in REPORTED_EPOCHS if e <= last], *(BEST.format(c) for c in caps)):
@@ -181,7 +186,7 @@ def equal_time(runs: dict[str, Any], row: dict[str, Any]) -> tuple[float, float,
     chosen, capped = [], False
     for key, run in runs.get("runs", {}).items():
         task, mode, *_ = key.split("|")
-        if task != row["task"] or mode != "finetune":
+        if task != row["task"] or mode != "finetune" or run["train_used"] != row["train_examples"]:
             continue
         within = [p for p in run["curve"] if p["training_seconds"] <= row["seconds_mean"]] or run["curve"][:1]
         capped |= len(within) == len(run["curve"])
@@ -210,11 +215,12 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
         "accuracy (mean test %, mean epoch; *all* = its runs ended before the time did, so a longer fine-tuning "
         "run could differ). "
         "`rationale weight` = 1 − α; `tokens` = rationales cut to that many tokens; `filter` *gold* = rationales "
-        "whose teacher answer is not the training example's gold label are dropped (the answer is still learned).",
+        "whose teacher answer is not the training example's gold label are dropped (the answer is still learned); "
+        "`examples` = training examples the student learned from (the validation split held out).",
         "",
-        "| task | mode | teacher | rationale weight | tokens | filter | epochs | seeds | test | validation | s | "
-        "finetune, same s |",
-        "|---|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+        "| task | examples | mode | teacher | rationale weight | tokens | filter | epochs | seeds | test | validation "
+        "| s | finetune, same s |",
+        "|---|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     lines[2:2] = invocations_note([runs])
     for row in rows:
@@ -222,6 +228,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
         interval = f" ± {row['ci95']:.1f}" if row["ci95"] is not None else ""
         cells = [
             row["task"],
+            str(row["train_examples"]),
             row["mode"],
             row["teacher"],
             f"{row['rationale_weight']:g}" if row["mode"] != "finetune" else "–",
@@ -248,6 +255,9 @@ def main() -> None:
         "--rationale-filter", default="none", choices=("none", "gold"), help="gold: drop rationales for wrong answers"
     )
     parser.add_argument("--teacher", default=RECORDED)
+    parser.add_argument(
+        "--train-size", type=int, default=None, help="training examples drawn, validation included (default: per task)"
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--rerun", action="store_true", help="run seeds that are recorded already again")
