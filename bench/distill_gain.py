@@ -54,6 +54,8 @@ REPORTED_EPOCHS = (1, 3, 5, 10, 20)
 #: early stopping within the first n epochs, for each n here that a run reached (and for its last epoch)
 STOPPING_CAPS = (5, 10, 20)
 BEST = "best≤{}"
+#: modes that learn answers alone (no rationale weight, tokens or filter applies to them)
+ANSWER_ONLY = ("finetune", "label")
 RUNS = "distill_gain_runs"
 
 
@@ -69,7 +71,7 @@ def _load(name: str) -> dict[str, Any]:
 
 
 def run_cell(args: argparse.Namespace) -> None:
-    learns_rationales = args.mode not in ("finetune", "label")
+    learns_rationales = args.mode not in ANSWER_ONLY
     weight = args.rationale_weight if learns_rationales else 0.0
     tokens = args.rationale_tokens if learns_rationales else None
     rationale_filter = args.rationale_filter if learns_rationales else "none"
@@ -165,7 +167,7 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
                     "mode": mode,
                     "epochs": epochs,
                     "rationale_weight": float(weight),
-                    "rationale_tokens": None if tokens == "full" or mode in ("finetune", "label") else int(tokens),
+                    "rationale_tokens": None if tokens == "full" or mode in ANSWER_ONLY else int(tokens),
                     "rationale_filter": rationale_filter,
                     "teacher": teacher,
                     "seeds": sorted(seed for seed, _, _ in pairs),
@@ -225,15 +227,16 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     lines[2:2] = invocations_note([runs])
     for row in rows:
         matched = equal_time(runs, row) if row["mode"] != "finetune" else None
+        learns_rationales = row["mode"] not in ANSWER_ONLY
         interval = f" ± {row['ci95']:.1f}" if row["ci95"] is not None else ""
         cells = [
             row["task"],
             str(row["train_examples"]),
             row["mode"],
             row["teacher"],
-            f"{row['rationale_weight']:g}" if row["mode"] != "finetune" else "–",
-            str(row["rationale_tokens"] or ("full" if row["mode"] != "finetune" else "–")),
-            row["rationale_filter"] if row["mode"] != "finetune" else "–",
+            f"{row['rationale_weight']:g}" if learns_rationales else "–",
+            str(row["rationale_tokens"] or ("full" if learns_rationales else "–")),
+            row["rationale_filter"] if learns_rationales else "–",
             str(row["epochs"]),
             str(len(row["seeds"])),
             f"{row['mean']:.1f}{interval}",
