@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mentor.distill.encoding import IGNORE, RowCollator, encode_row, logits_needed
-from mentor.distill.formats import Row, disagrees_with_gold, rows_for
+from mentor.distill.formats import Row, disagrees_with_gold, read_answer, rows_for
 from mentor.distill.loss import coefficients, multitask_loss, term_losses
 from mentor.distill.student import load_student
 from mentor.distill.tasks import Example, LabelTask
@@ -60,6 +60,22 @@ def test_answer_then_rationale_is_one_row_with_the_answer_first():
     assert rows_for(Example("3", "x", label="red"), "answer-then-rationale")[0].rationale is None
 
 
+def test_rationale_then_answer_is_one_row_with_the_reasoning_first_on_one_line():
+    split = Example("1", "what colour is the sky ?", label="blue", rationale="the sky\n is  blue")
+    (row,) = rows_for(split, "rationale-then-answer")
+    assert (row.kind, row.target, row.rationale, row.rationale_first) == ("predict", "blue", "the sky is blue", True)
+    (plain,) = rows_for(Example("3", "x", label="red"), "rationale-then-answer")
+    assert plain.rationale is None  # no rationale: the answer alone
+    assert coefficients("rationale-then-answer", alpha=0.8) == {"predict": 0.8, "explain": pytest.approx(0.2)}
+
+
+def test_the_answer_is_the_first_line_or_after_the_reasoning_the_last():
+    assert read_answer("\n blue \nthe sky is blue\n") == "blue"
+    assert read_answer("the sky is blue\n blue \n\n", reasons_first=True) == "blue"
+    assert read_answer("the sky is", reasons_first=True) == "the sky is"  # cut off: no answer line, never right
+    assert read_answer("  \n") == read_answer("", reasons_first=True) == ""
+
+
 def test_only_target_tokens_carry_loss(student_dir):
     student = load_student(str(student_dir))
     row = encode_row(student.tokenizer, Row("predict", "predict: what colour is the sky ?\n", "blue"), seq2seq=False)
@@ -106,6 +122,18 @@ def test_a_rationale_after_the_answer_is_its_own_term(student_dir):
     assert present.tolist() == [[True, True, False]]
     total, parts = multitask_loss(losses, present, batch["weight"], coefficients("answer-then-rationale", 0.7))
     assert float(total) == pytest.approx(0.7 * parts["predict"] + 0.3 * parts["explain"], rel=1e-5)
+
+
+def test_a_rationale_before_the_answer_is_its_own_term_and_is_cut_not_the_answer(student_dir):
+    tokenizer = load_student(str(student_dir)).tokenizer
+    long = Example("1", "what colour is the sky ?", label="blue", rationale="the sky is very " * 40 + "blue")
+    (row,) = rows_for(long, "rationale-then-answer")
+    encoded = encode_row(tokenizer, row, seq2seq=False, max_target_tokens=16)
+    target = [t for t, k in zip(encoded["input_ids"], encoded["label_kinds"], strict=True) if k != IGNORE]
+    kinds = [k for k in encoded["label_kinds"] if k != IGNORE]
+    answer = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("\n", "blue")]
+    assert target[16:] == answer[0] + answer[1] + [tokenizer.eos_token_id]  # the answer line is whole
+    assert kinds == [1] * 16 + [0] * (len(target) - 16)  # 16 rationale tokens, then the answer line and the end
 
 
 def test_grouped_forward_passes_give_the_losses_of_one(student_dir):

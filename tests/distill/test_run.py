@@ -124,6 +124,23 @@ def test_answer_then_rationale_with_a_test_curve_from_the_cli(colours, student_d
     assert payload["test_accuracy"] >= 0.9
 
 
+def test_a_student_that_reasons_first_answers_on_its_last_line(colours, student_dir, tmp_path):
+    config = DistillConfig(task=str(colours), mode="rationale-then-answer", student=str(student_dir), **FAST)
+    result = distill(config, tmp_path, progress=False)
+    assert result["test_accuracy"] >= 0.9
+    assert result["data"]["with_rationale"] == result["data"]["train_used"] == 36
+    answering = json.loads((tmp_path / "student" / "answering.json").read_text())
+    assert answering == {"reasons_first": True, "max_new_tokens": 48 + 128 + 1}
+    answers = [json.loads(line)["answer"] for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert set(answers) <= {"red", "blue"}  # the answer line, not the reasoning before it
+    result = CliRunner().invoke(app, ["distill", "predict", str(tmp_path), "what colour is the sea ?"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[-1:] == ["blue"]
+    (tmp_path / "student" / "answering.json").write_text('{"max_new_tokens": 0}')
+    result = CliRunner().invoke(app, ["distill", "predict", str(tmp_path), "what colour is the sea ?"])
+    assert result.exit_code != 0 and "answering.json" in result.output and "max_new_tokens" in result.output
+
+
 def test_rationales_that_disagree_with_gold_can_be_dropped_from_the_cli(colours, student_dir, tmp_path):
     from tests.distill.tiny import tiny_task
 

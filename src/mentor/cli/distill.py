@@ -148,12 +148,14 @@ def run(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="Output directory of a distillation run (or its student/).")],
     inputs: Annotated[list[str], typer.Argument(help="Task inputs to answer.")],
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 48,
+    max_new_tokens: Annotated[
+        Optional[int], typer.Option(min=1, help="Default: as the run trained it to answer (48 without reasoning).")
+    ] = None,
 ) -> None:
     """Answer inputs with a trained student alone (``predict:`` prompt; no teacher)."""
     from transformers.utils import logging as hf_logging
 
-    from mentor.distill.predict import generate_answers
+    from mentor.distill.predict import Answering, generate_answers
     from mentor.distill.student import load_student
 
     hf_logging.disable_progress_bar()
@@ -161,7 +163,15 @@ def predict(
     with user_errors():
         if not (directory / "config.json").is_file():
             raise FileNotFoundError(f"{directory}: no trained student here (expected config.json)")
+        how = Answering.of(directory)
         student = load_student(str(directory))
-        answers = generate_answers(student.model, student.tokenizer, inputs, student.seq2seq, max_new_tokens)
+        answers = generate_answers(
+            student.model,
+            student.tokenizer,
+            inputs,
+            student.seq2seq,
+            max_new_tokens or how.max_new_tokens,
+            reasons_first=how.reasons_first,
+        )
     for answer in answers:
         typer.echo(answer)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mentor.distill.formats import Mode
+from mentor.distill.formats import REASONS_FIRST, Mode
 from mentor.distill.scorer import ScorerConfig
 from mentor.distill.student import DEFAULT_STUDENT
 
@@ -54,6 +54,12 @@ class DistillConfig(BaseModel):
         default=False, description="also score the test items after every epoch (reported, never used to choose)"
     )
     scorer: ScorerConfig = ScorerConfig()
+
+    @property
+    def answer_tokens(self) -> int:
+        """Tokens the student may write when it answers: ``max_new_tokens``, plus a rationale's
+        (``max_target_tokens`` and its new line) in the modes that reason first."""
+        return self.max_new_tokens + (self.max_target_tokens + 1 if self.mode in REASONS_FIRST else 0)
 
     @model_validator(mode="after")
     def _teacher_needed(self) -> DistillConfig:

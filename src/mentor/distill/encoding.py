@@ -21,16 +21,19 @@ def clip_text(tokenizer, text: str, max_tokens: int) -> str:
 def encode_row(tokenizer, row: Row, seq2seq: bool, max_target_tokens: int = 128) -> dict[str, Any]:
     """Token ids of one row. Causal LM: ``prompt + target + eos`` with labels masked on the prompt; seq2seq: the
     prompt as encoder input and ``target + eos`` as labels. ``label_kinds`` gives each label token's loss term:
-    the row's kind, and ``explain`` for a rationale that follows the target. Target and rationale are each cut to
-    ``max_target_tokens``."""
+    the row's kind, and ``explain`` for a rationale that follows (or, ``rationale_first``, precedes) the target,
+    a new line between them. Target and rationale are each cut to ``max_target_tokens``."""
     prompt = tokenizer(row.prompt, add_special_tokens=seq2seq)["input_ids"]
     target = tokenizer(row.target, add_special_tokens=False)["input_ids"][:max_target_tokens]
     kinds = [KINDS.index(row.kind)] * len(target)
     if row.rationale:
         newline = tokenizer("\n", add_special_tokens=False)["input_ids"]
         rationale = tokenizer(row.rationale, add_special_tokens=False)["input_ids"][:max_target_tokens]
-        target += newline + rationale
-        kinds += [KINDS.index(row.kind)] * len(newline) + [KINDS.index("explain")] * len(rationale)
+        explain = [KINDS.index("explain")] * len(rationale)
+        if row.rationale_first:
+            target, kinds = rationale + newline + target, explain + [KINDS.index(row.kind)] * len(newline) + kinds
+        else:
+            target, kinds = target + newline + rationale, kinds + [KINDS.index(row.kind)] * len(newline) + explain
     target.append(tokenizer.eos_token_id)
     kinds.append(kinds[-1] if kinds else KINDS.index(row.kind))
     if seq2seq:

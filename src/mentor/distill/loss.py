@@ -1,9 +1,9 @@
 """The multi-task distillation loss.
 
 Every target token belongs to a loss term k ∈ {predict, explain, consistency}: a row's target to the row's kind,
-and a rationale that follows an answer (``answer-then-rationale``) to ``explain``. With ℓ_{i,k} the mean token
-cross-entropy of row i over its tokens of term k and w_i the row's weight (its consistency score, 1 when no scorer
-is used):
+and a rationale that follows or precedes an answer in one row (``answer-then-rationale``, ``rationale-then-answer``)
+to ``explain``. With ℓ_{i,k} the mean token cross-entropy of row i over its tokens of term k and w_i the row's weight
+(its consistency score, 1 when no scorer is used):
 
     L = Σ_k c_k · (Σ_{i has k} w_i ℓ_{i,k}) / (Σ_{i has k} w_i)
 

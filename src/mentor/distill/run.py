@@ -23,9 +23,9 @@ from transformers.utils import logging as hf_logging
 from mentor import outputs
 from mentor.distill.config import RECORDED, DistillConfig
 from mentor.distill.encoding import RowCollator, clip_text, encode_row
-from mentor.distill.formats import answer_target, disagrees_with_gold, rows_for
+from mentor.distill.formats import REASONS_FIRST, answer_target, disagrees_with_gold, rows_for
 from mentor.distill.loss import coefficients
-from mentor.distill.predict import generate_answers
+from mentor.distill.predict import ANSWERING, Answering, generate_answers
 from mentor.distill.scorer import cross_fitted_scores, teacher_error_check
 from mentor.distill.student import Student, load_student
 from mentor.distill.tasks import Example, TaskData, load_task
@@ -171,8 +171,9 @@ class Distillation:
             student.tokenizer,
             [e.input for e in prepared.test],
             student.seq2seq,
-            config.max_new_tokens,
+            config.answer_tokens,
             16,
+            reasons_first=config.mode in REASONS_FIRST,
         )
         self._save_student(trainer, student)
         task = prepared.data.task
@@ -263,7 +264,7 @@ class Distillation:
             task=prepared.data.task,
             mode=config.mode,
             validation=prepared.validation,
-            max_new_tokens=config.max_new_tokens,
+            max_new_tokens=config.answer_tokens,
             curve=prepared.test if config.test_curve else (),
         )
         trainer.remove_callback(PrinterCallback)
@@ -281,6 +282,8 @@ class Distillation:
         shutil.rmtree(scratch, ignore_errors=True)
         model.save_pretrained(scratch)
         student.tokenizer.save_pretrained(scratch)
+        how = Answering(reasons_first=self.config.mode in REASONS_FIRST, max_new_tokens=self.config.answer_tokens)
+        outputs.write_json(scratch / ANSWERING, how.model_dump())
         shutil.rmtree(target, ignore_errors=True)
         scratch.rename(target)
 

@@ -17,7 +17,7 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from mentor.distill.encoding import logits_needed
-from mentor.distill.formats import Mode, answer_target
+from mentor.distill.formats import REASONS_FIRST, Mode, answer_target
 from mentor.distill.loss import multitask_loss, term_losses
 from mentor.distill.predict import generate_answers
 from mentor.distill.tasks import Example, Task
@@ -96,6 +96,7 @@ class DistillTrainer(Trainer):
             self.seq2seq,
             self.max_new_tokens,
             self.args.per_device_eval_batch_size,
+            reasons_first=self.mode in REASONS_FIRST,
         )
         hits = sum(self.task.is_correct(a, e, target(e)) for a, e in zip(answers, scored, strict=True))
         return hits / len(scored)
