@@ -176,8 +176,32 @@ def summarise(runs: dict[str, Any]) -> list[dict[str, Any]]:
                     "validation_mean": round(100 * statistics.mean(p["validation_accuracy"] for p in points), 2),
                     "seconds_mean": round(statistics.mean(seconds), 1),
                     "train_examples": members[0]["train_used"],
+                    "_by_seed": {seed: 100 * p["test_accuracy"] for seed, p, _ in pairs},
                 }
             )
+    return _with_paired_deltas(rows)
+
+
+def _with_paired_deltas(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give each rationale row ``finetune_delta``: its test accuracy minus fine-tuning's at the same epochs (or
+    the same early-stopping rule), seed by seed on the seeds both have, as mean and 95 % t-interval in points.
+    A seed draws the training, validation and test examples, so pairing by seed takes the draw's share out of
+    the spread."""
+    baselines = {(r["task"], r["train_examples"], r["epochs"]): r["_by_seed"] for r in rows if r["mode"] == "finetune"}
+    for row in rows:
+        by_seed = row.pop("_by_seed")
+        baseline = baselines.get((row["task"], row["train_examples"], row["epochs"]), {})
+        shared = sorted(set(by_seed) & set(baseline))
+        if row["mode"] == "finetune" or not shared:
+            row["finetune_delta"] = None
+            continue
+        deltas = [by_seed[seed] - baseline[seed] for seed in shared]
+        interval = ci95(deltas)
+        row["finetune_delta"] = {
+            "seeds": shared,
+            "mean": round(statistics.mean(deltas), 2),
+            "ci95": None if interval is None else round(interval, 2),
+        }
     return rows
 
 
@@ -215,14 +239,16 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
         "choose. *s* = training seconds to that epoch (early stopping costs all n). *finetune, same s* = fine-tuning "
         "early-stopped within the row's seconds: of the epochs it had finished by then, the one of best validation "
         "accuracy (mean test %, mean epoch; *all* = its runs ended before the time did, so a longer fine-tuning "
-        "run could differ). "
+        "run could differ). *vs finetune* = the row's test accuracy minus fine-tuning's at the same epochs, seed by "
+        "seed (a seed draws the training, validation and test examples), mean ± 95 % t-interval in points, over "
+        "the seeds both have (their number in brackets). "
         "`rationale weight` = 1 − α; `tokens` = rationales cut to that many tokens; `filter` *gold* = rationales "
         "whose teacher answer is not the training example's gold label are dropped (the answer is still learned); "
         "`examples` = training examples the student learned from (the validation split held out).",
         "",
         "| task | examples | mode | teacher | rationale weight | tokens | filter | epochs | seeds | test | validation "
-        "| s | finetune, same s |",
-        "|---|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|",
+        "| s | vs finetune | finetune, same s |",
+        "|---|---:|---|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines[2:2] = invocations_note([runs])
     for row in rows:
@@ -242,10 +268,18 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
             f"{row['mean']:.1f}{interval}",
             f"{row['validation_mean']:.1f}",
             f"{row['seconds_mean']:.0f}",
+            _delta_cell(row["finetune_delta"]),
             f"{matched[0]:.1f} ({matched[1]:g} ep{', all' if matched[2] else ''})" if matched else "–",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _delta_cell(delta: dict[str, Any] | None) -> str:
+    if delta is None:
+        return "–"
+    interval = f" ± {delta['ci95']:.1f}" if delta["ci95"] is not None else ""
+    return f"{delta['mean']:+.1f}{interval} ({len(delta['seeds'])})"
 
 
 def main() -> None:
