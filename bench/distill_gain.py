@@ -254,7 +254,6 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     for row in rows:
         matched = equal_time(runs, row) if row["mode"] != "finetune" else None
         learns_rationales = row["mode"] not in ANSWER_ONLY
-        interval = f" ± {row['ci95']:.1f}" if row["ci95"] is not None else ""
         cells = [
             row["task"],
             str(row["train_examples"]),
@@ -265,7 +264,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
             row["rationale_filter"] if learns_rationales else "–",
             str(row["epochs"]),
             str(len(row["seeds"])),
-            f"{row['mean']:.1f}{interval}",
+            _mean_ci(row["mean"], row["ci95"]),
             f"{row['validation_mean']:.1f}",
             f"{row['seconds_mean']:.0f}",
             _delta_cell(row["finetune_delta"]),
@@ -275,11 +274,13 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _mean_ci(mean: float, ci: float | None, sign: str = "") -> str:
+    """``"51.8 ± 10.4"`` (no interval for a single seed); ``sign="+"`` writes differences as ``"+2.2 ± 8.3"``."""
+    return f"{mean:{sign}.1f}" + (f" ± {ci:.1f}" if ci is not None else "")
+
+
 def _delta_cell(delta: dict[str, Any] | None) -> str:
-    if delta is None:
-        return "–"
-    interval = f" ± {delta['ci95']:.1f}" if delta["ci95"] is not None else ""
-    return f"{delta['mean']:+.1f}{interval} ({len(delta['seeds'])})"
+    return "–" if delta is None else f"{_mean_ci(delta['mean'], delta['ci95'], '+')} ({len(delta['seeds'])})"
 
 
 def main() -> None:
