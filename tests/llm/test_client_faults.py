@@ -1,11 +1,14 @@
 """The client against a scripted server that injects faults: every fault is retried or becomes a Failure."""
 
 import asyncio
+import gc
+import sqlite3
 import time
 
 import pytest
 
 from mentor.llm import BudgetLimits, ChatRequest, Labels, LLMClient, LLMConfig
+from mentor.llm.backends.base import Backend, RawCompletion
 from tests.llm.fault_server import FaultServer
 
 LABELS = Labels(labels=("a", "b", "c"))
@@ -161,3 +164,30 @@ def test_free_text_request(fault_server, store_path):
     with _client(fault_server, store_path) as client:
         result = client.complete(_ask("hello there", output=None))
     assert result.ok and result.text.startswith("echo:") and result.label is None
+
+
+class _BrokenBackend(Backend):
+    """Raises an unexpected error on the prompt "boom"; answers every other prompt slowly."""
+
+    endpoint, model = "test", "broken"
+
+    @property
+    def identity(self) -> str:
+        return "test:broken"
+
+    async def complete(self, request: ChatRequest) -> RawCompletion:
+        if request.messages[-1].content == "boom":
+            raise RuntimeError("model file missing")
+        await asyncio.sleep(0.5)
+        return RawCompletion('{"label": "a"}', 5, 1)
+
+
+def test_an_error_in_a_batch_cancels_the_rest_and_leaves_no_claims(store_path, recwarn):
+    config = LLMConfig(llm="openai:broken", base_url="http://127.0.0.1:9/v1", concurrency=3)
+    with LLMClient(config, store=store_path, backend=_BrokenBackend()) as client:
+        with pytest.raises(RuntimeError, match="model file missing"):
+            client.complete_many([_ask("slow1"), _ask("boom"), _ask("slow2"), _ask("slow3")])
+    gc.collect()  # a coroutine left running would report its failure to use the closed store here
+    with sqlite3.connect(store_path) as db:
+        assert db.execute("SELECT count(*) FROM claims").fetchone() == (0,)
+    assert not [w for w in recwarn if issubclass(w.category, pytest.PytestUnraisableExceptionWarning)]

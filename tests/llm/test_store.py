@@ -109,3 +109,10 @@ def test_a_file_that_is_not_a_store_is_reported(tmp_path):
     bogus.write_text("this is not a database" * 100)
     with pytest.raises(StoreError, match="notes.sqlite"):
         ResponseStore(bogus)
+
+
+def test_a_closed_store_says_so_rather_than_damaged(store_path):
+    store = ResponseStore(store_path)
+    store.close()
+    with pytest.raises(StoreError, match="used after it was closed"):
+        store.check()

@@ -47,6 +47,19 @@ class _NoReply(Exception):
         self.reason, self.detail = reason, detail
 
 
+async def _gather_or_cancel(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """All results in order; if one raises, the others are cancelled and awaited (so that they release their
+    claims while the store is still open) before the error propagates."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 class LLMError(RuntimeError):
     """Raised by :meth:`LLMClient.ask` when a request produced no usable answer."""
 
@@ -167,7 +180,7 @@ class LLMClient:
 
     async def _complete_many(self, requests: Sequence[ChatRequest], progress: bool) -> list[Result]:
         if not progress:
-            return list(await asyncio.gather(*(self._complete(r) for r in requests)))
+            return await _gather_or_cancel(self._complete(r) for r in requests)
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -182,7 +195,7 @@ class LLMClient:
                 bar.advance(task)
                 return result
 
-            return list(await asyncio.gather(*(tracked(r) for r in requests)))
+            return await _gather_or_cancel(tracked(r) for r in requests)
 
     async def _complete(self, request: ChatRequest) -> Result:
         key = request.key(self.identity)

@@ -108,6 +108,7 @@ class ResponseStore:
                              "the file or choose another --store")  # fmt: skip
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._closed = False
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -122,11 +123,14 @@ class ResponseStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._closed = True
 
     @contextmanager
     def _sql(self) -> Iterator[sqlite3.Connection]:
         """The connection, under the lock; a damaged database file becomes a :class:`StoreError` naming it."""
         with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: the response store was used after it was closed")
             try:
                 yield self._db
             except sqlite3.DatabaseError as error:
