@@ -75,6 +75,9 @@ def test_label_mode_learns_the_teacher_s_labels(colours, student_dir, tmp_path):
     )
     assert result["test_accuracy"] <= 0.1  # it learnt the teacher's (wrong) answers
     assert result["teacher_test_accuracy"] is None  # the user file records no teacher answers on test
+    # every training rationale backs the wrong answer: counted, and kept, as no filter was asked for
+    assert result["data"]["rationales_disagreeing_with_gold"] == result["data"]["train_used"] > 0
+    assert result["data"]["dropped_disagreeing_with_gold"] == 0
 
 
 def test_cli_run_json(colours, student_dir, tmp_path):
@@ -153,7 +156,7 @@ def test_rationales_that_disagree_with_gold_can_be_dropped_from_the_cli(colours,
     config = DistillConfig(task=str(wrong), mode="answer-then-rationale", student=str(student_dir))
     used = Distillation(config, tmp_path / "unused").prepare().train  # the split is the seed's, whatever the mode
     disagreeing = sum(e.teacher_label != e.label for e in used)
-    assert data["dropped_disagreeing_with_gold"] == disagreeing > 0
+    assert data["dropped_disagreeing_with_gold"] == data["rationales_disagreeing_with_gold"] == disagreeing > 0
     assert data["train_used"] == len(used) and data["with_rationale"] == len(used) - disagreeing
 
 

@@ -143,11 +143,13 @@ class Distillation:
         weights: dict[str, float | None] = {}
         if config.mode == "consistency":
             weights = self.consistency_weights(prepared)
-        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0, "disagreeing": 0}
+        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0, "disagreeing": 0, "dropped": 0}
         for example in prepared.train:
-            if config.rationale_filter == "gold" and disagrees_with_gold(example, prepared.data.task):
-                example = replace(example, rationale=None)
+            if disagrees_with_gold(example, prepared.data.task):
                 kept["disagreeing"] += 1
+                if config.rationale_filter == "gold":
+                    example = replace(example, rationale=None)
+                    kept["dropped"] += 1
             weight = 1.0
             if config.mode == "consistency":
                 score = weights.get(example.id)
@@ -201,8 +203,10 @@ class Distillation:
                 "train_used": kept["answer"],
                 "with_rationale": kept["rationale"],
                 "filtered_by_scorer": kept["filtered"],
-                # rationales dropped by rationale_filter="gold" (their teacher answer is not the gold label)
-                "dropped_disagreeing_with_gold": kept["disagreeing"],
+                # training rationales whose teacher answer is missing or not the gold label (the teacher's errors)
+                "rationales_disagreeing_with_gold": kept["disagreeing"],
+                # of those, the ones dropped by rationale_filter="gold"
+                "dropped_disagreeing_with_gold": kept["dropped"],
                 # None outside consistency mode: there are no scores then
                 "scorer_check": teacher_error_check(
                     prepared.train, weights, prepared.data.task, config.consistency_threshold
