@@ -277,7 +277,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
 
 def _mean_ci(mean: float, ci: float | None, sign: str = "") -> str:
     """``"51.8 ± 10.4"`` (no interval for a single seed); ``sign="+"`` writes differences as ``"+2.2 ± 8.3"``."""
-    return f"{mean:{sign}.1f}" + (f" ± {ci:.1f}" if ci is not None else "")
+    return f"{mean:{sign}z.1f}" + (f" ± {ci:.1f}" if ci is not None else "")  # z: never "-0.0"
 
 
 def _delta_cell(delta: dict[str, Any] | None) -> str:
