@@ -143,13 +143,12 @@ class Distillation:
         weights: dict[str, float | None] = {}
         if config.mode == "consistency":
             weights = self.consistency_weights(prepared)
-        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0, "disagreeing": 0, "dropped": 0}
+        rows, kept = [], {"answer": 0, "rationale": 0, "filtered": 0, "disagreeing": 0}
         for example in prepared.train:
             if disagrees_with_gold(example, prepared.data.task):
                 kept["disagreeing"] += 1
                 if config.rationale_filter == "gold":
                     example = replace(example, rationale=None)
-                    kept["dropped"] += 1
             weight = 1.0
             if config.mode == "consistency":
                 score = weights.get(example.id)
@@ -206,7 +205,7 @@ class Distillation:
                 # training rationales whose teacher answer is missing or not the gold label (the teacher's errors)
                 "rationales_disagreeing_with_gold": kept["disagreeing"],
                 # of those, the ones dropped by rationale_filter="gold"
-                "dropped_disagreeing_with_gold": kept["dropped"],
+                "dropped_disagreeing_with_gold": kept["disagreeing"] if config.rationale_filter == "gold" else 0,
                 # None outside consistency mode: there are no scores then
                 "scorer_check": teacher_error_check(
                     prepared.train, weights, prepared.data.task, config.consistency_threshold
