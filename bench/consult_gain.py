@@ -295,7 +295,7 @@ def summarise(results: dict[str, Any]) -> list[dict[str, Any]]:
 def _fmt(value: float | None, ci: float | None = None, sign: bool = False) -> str:
     if value is None:
         return "–"
-    text = f"{value:+.1f}" if sign else f"{value:.1f}"
+    text = f"{value:+z.1f}" if sign else f"{value:z.1f}"  # z: a rounded -0.04 prints as 0.0, not -0.0
     return text + (f" ± {ci:.1f}" if ci is not None else "")
 
 
