@@ -79,3 +79,8 @@ def ci95(values: list[float]) -> float | None:
         return None
     t = T95.get(len(values) - 1) or T95[min(T95, key=lambda k: abs(k - (len(values) - 1)))]
     return t * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def mean_ci(mean: float, ci: float | None, sign: str = "") -> str:
+    """``"51.8 ± 10.4"`` (no interval for a single seed); ``sign="+"`` writes differences as ``"+2.2 ± 8.3"``."""
+    return f"{mean:{sign}z.1f}" + (f" ± {ci:.1f}" if ci is not None else "")  # z: never "-0.0"

@@ -37,6 +37,7 @@ from _report import (  # noqa: E402
     ci95,
     invocations_note,
     machine,
+    mean_ci,
     record_invocation,
     write_json,
     write_section,
@@ -295,8 +296,7 @@ def summarise(results: dict[str, Any]) -> list[dict[str, Any]]:
 def _fmt(value: float | None, ci: float | None = None, sign: bool = False) -> str:
     if value is None:
         return "–"
-    text = f"{value:+z.1f}" if sign else f"{value:z.1f}"  # z: a rounded -0.04 prints as 0.0, not -0.0
-    return text + (f" ± {ci:.1f}" if ci is not None else "")
+    return mean_ci(value, ci, "+" if sign else "")
 
 
 def render(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, ci95, invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
+from _report import RESULTS, ci95, invocations_note, machine, mean_ci, record_invocation, write_json, write_section  # noqa: E402
 
 from mentor.distill.config import RECORDED, DistillConfig  # noqa: E402
 from mentor.distill.formats import MODES  # noqa: E402
@@ -265,7 +265,7 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
             row["rationale_filter"] if learns_rationales else "–",
             str(row["epochs"]),
             str(len(row["seeds"])),
-            _mean_ci(row["mean"], row["ci95"]),
+            mean_ci(row["mean"], row["ci95"]),
             f"{row['validation_mean']:.1f}",
             f"{row['seconds_mean']:.0f}",
             _delta_cell(row["finetune_delta"]),
@@ -275,13 +275,8 @@ def render(rows: list[dict[str, Any]], runs: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _mean_ci(mean: float, ci: float | None, sign: str = "") -> str:
-    """``"51.8 ± 10.4"`` (no interval for a single seed); ``sign="+"`` writes differences as ``"+2.2 ± 8.3"``."""
-    return f"{mean:{sign}z.1f}" + (f" ± {ci:.1f}" if ci is not None else "")  # z: never "-0.0"
-
-
 def _delta_cell(delta: dict[str, Any] | None) -> str:
-    return "–" if delta is None else f"{_mean_ci(delta['mean'], delta['ci95'], '+')} ({len(delta['seeds'])})"
+    return "–" if delta is None else f"{mean_ci(delta['mean'], delta['ci95'], '+')} ({len(delta['seeds'])})"
 
 
 def main() -> None:
