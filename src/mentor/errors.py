@@ -18,7 +18,11 @@ class DataError(ValueError):
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
-        self.file, self.line, self.field = file, line, field
+        self.message, self.file, self.line, self.field = message, file, line, field
+
+    def moved(self, file: str | Path) -> DataError:
+        """The same error about ``file`` (the original of a copy that was read)."""
+        return type(self)(self.message, file=file, line=self.line, field=self.field)
 
 
 class DatasetNotFound(DataError):

@@ -126,12 +126,12 @@ class ConsistencyScorer:
         if len({p.consistent for p in pairs}) < 2:
             raise ValueError("the scorer needs both consistent and inconsistent pairs to learn from")
         path = _base_path(config.base)
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         torch.manual_seed(config.seed)
         verbosity = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()  # the new head is meant to be untrained: no load report for it
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, trust_remote_code=False)
         finally:
             hf_logging.set_verbosity(verbosity)
         scorer = cls(model, tokenizer, config.max_length, config.answer_first)
@@ -187,8 +187,8 @@ class ConsistencyScorer:
     @classmethod
     def load(cls, directory: Path, max_length: int = 256, answer_first: bool = False) -> ConsistencyScorer:
         return cls(
-            AutoModelForSequenceClassification.from_pretrained(directory),
-            AutoTokenizer.from_pretrained(directory),
+            AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=False),
+            AutoTokenizer.from_pretrained(directory, trust_remote_code=False),
             max_length,
             answer_first,
         )

@@ -51,8 +51,10 @@ def builtin_student_dir(name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
+        )
         # The weights are dequantised to float32, but the model stays marked as GGUF-quantised, which
         # save_pretrained refuses: copy them into a plain model of the same architecture.
         config = loaded.config
@@ -74,11 +76,14 @@ def load_student(spec: str = DEFAULT_STUDENT, lora_r: int | None = None, seed: i
     """Load a student by built-in name, local directory or Hugging Face model id; ``lora_r`` wraps it in LoRA
     adapters of that rank (peft) so that only they are trained."""
     path = str(builtin_student_dir(spec)) if spec in BUILTIN_STUDENTS else spec
-    config = AutoConfig.from_pretrained(path)
+    # A model directory whose config names its own Python code (auto_map) is refused, never run.
+    config = AutoConfig.from_pretrained(path, trust_remote_code=False)
     seq2seq = bool(getattr(config, "is_encoder_decoder", False))
     torch.manual_seed(seed)
-    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(path, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(
+        path, dtype=torch.float32, trust_remote_code=False
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if lora_r is not None:

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import InMemoryDataset
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
-from mentor.errors import DatasetNotFound
+from mentor.errors import DataError, DatasetNotFound
 from mentor.paths import DATA_ROOT_ENV, cache_dir
 
 D = TypeVar("D", bound=InMemoryDataset)
@@ -31,7 +31,8 @@ def pyg_dataset(factory: Callable[[str], D], root: Path, raw_dir: Path, what: st
     user's data root: the raw files are mirrored into mentor's cache (a directory per data root and raw-file set,
     so changed raw files get freshly processed ones) and PyG processes them there. A ``processed/`` directory in
     the data root is never read. When the raw files are missing, PyG downloads them (online) into the cache;
-    offline, a :class:`DatasetNotFound` names the missing directory and the data-root setting.
+    offline, a :class:`DatasetNotFound` names the missing directory and the data-root setting. A
+    :class:`DataError` about a mirrored file names the file in the data root.
     """
     relative = raw_dir.parent.relative_to(root)
     if raw_dir.is_dir() and any(raw_dir.iterdir()):
@@ -46,7 +47,12 @@ def pyg_dataset(factory: Callable[[str], D], root: Path, raw_dir: Path, what: st
             target = mirror / "raw" / file.name
             if not target.exists() or target.stat().st_size != file.stat().st_size:
                 shutil.copyfile(file, target)
-        return factory(str(mirror.parent))
+        try:
+            return factory(str(mirror.parent))
+        except DataError as error:  # about a mirrored file: name the user's own
+            if error.file is None or Path(error.file).parent != mirror / "raw":
+                raise
+            raise error.moved(raw_dir / Path(error.file).name) from None
     download_root = cache_dir() / "pyg" / "downloads"
     try:
         return factory(str(download_root / relative.parent))

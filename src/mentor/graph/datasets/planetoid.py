@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from torch_geometric.data import Data
-from torch_geometric.datasets import Planetoid
 
 from mentor.graph.datasets._common import pyg_dataset, undirected
+from mentor.graph.datasets.planetoid_raw import SafePlanetoid
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
@@ -21,11 +21,12 @@ PLANETOID_CLASSES = {
 
 
 def planetoid_data(root: Path, name: str) -> Data:
-    """PyG's ``Planetoid(<root>/planetoid, name)`` as one ``Data`` (read-only roots are mirrored)."""
+    """PyG's ``Planetoid(<root>/planetoid, name)`` as one ``Data`` (read-only roots are mirrored; the raw pickles
+    are read without running code from them: see :mod:`mentor.graph.datasets.planetoid_raw`)."""
     if name not in PLANETOID_CLASSES:
         raise ValueError(f"unknown Planetoid graph {name!r}; expected one of {', '.join(PLANETOID_CLASSES)}")
     raw_dir = root / "planetoid" / name / "raw"
-    dataset = pyg_dataset(lambda r: Planetoid(r, name), root, raw_dir, f"Planetoid {name}")
+    dataset = pyg_dataset(lambda r: SafePlanetoid(r, name), root, raw_dir, f"Planetoid {name}")
     return dataset[0]
 
 

@@ -82,9 +82,11 @@ class SentenceEncoder:
             from sentence_transformers import SentenceTransformer
 
             if self.model_name in PACKAGED_ENCODERS:
-                self._model = SentenceTransformer(str(packaged_encoder_path(self.model_name)), device=self.device)
+                self._model = SentenceTransformer(
+                    str(packaged_encoder_path(self.model_name)), device=self.device, trust_remote_code=False
+                )
             else:
-                self._model = SentenceTransformer(self.model_name, device=self.device)
+                self._model = SentenceTransformer(self.model_name, device=self.device, trust_remote_code=False)
         return self._model
 
     def _cached(self, keys: list[str]) -> dict[str, np.ndarray]:
