@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,6 +16,7 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from mentor.errors import DataError, DatasetNotFound
 from mentor.paths import DATA_ROOT_ENV, cache_dir
+from mentor.readers import check_utf8
 
 D = TypeVar("D", bound=InMemoryDataset)
 
@@ -77,3 +80,31 @@ def require_file(path: Path, what: str) -> Path:
 def masks_from_columns(mask: Tensor, column: int) -> Tensor:
     """One column of a PyG multi-split mask (``[N, S]``), or the mask itself if it is 1-D."""
     return mask[:, column].clone() if mask.dim() == 2 else mask.clone()
+
+
+def csv_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and ``(line, row)`` pairs of a UTF-8 CSV file, every cell as text. ``line`` is where the row
+    starts in the file (a quoted cell may span lines); blank lines are skipped. A column named twice, or a row with
+    more or fewer cells than the header, is a :class:`DataError`."""
+    check_utf8(path)
+    csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))  # long texts are fine
+    rows: list[tuple[int, dict[str, str]]] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, [])
+            for column in dict.fromkeys(c for c in header if header.count(c) > 1):
+                places = " and ".join(str(i + 1) for i, c in enumerate(header) if c == column)
+                raise DataError(f"column {column!r} appears more than once (columns {places})", file=path, line=1,
+                                field=column)  # fmt: skip
+            start = reader.line_num + 1
+            for cells in reader:
+                if cells:
+                    if len(cells) != len(header):
+                        raise DataError(f"{len(cells)} cells, but the header has {len(header)} columns", file=path,
+                                        line=start)  # fmt: skip
+                    rows.append((start, dict(zip(header, cells, strict=True))))
+                start = reader.line_num + 1
+        except csv.Error as error:
+            raise DataError(f"not valid CSV ({error})", file=path, line=reader.line_num) from None
+    return header, rows

@@ -9,17 +9,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch_geometric.data import Data
 from torch_geometric.datasets import WebKB
 
 from mentor.errors import DataError
-from mentor.graph.datasets._common import masks_from_columns, pyg_dataset, require_file, undirected
+from mentor.graph.datasets._common import csv_table, masks_from_columns, pyg_dataset, require_file, undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
-from mentor.readers import check_utf8
 
 WEBKB_NAMES = ("Cornell", "Texas", "Wisconsin")
 # Geom-GCN's files carry label ids only, and their order is not the same across the three graphs (by class sizes:
@@ -35,41 +33,57 @@ def _canonical(name: str) -> str:
     raise ValueError(f"unknown WebKB graph {name!r}; expected one of {', '.join(WEBKB_NAMES)}")
 
 
+def _count(text: str, path: Path, line: int, field: str) -> int:
+    """A non-negative integer cell."""
+    if not text.strip().isdecimal() or not text.strip().isascii():
+        raise DataError(f"expected a non-negative integer, got {text[:60]!r}", file=path, line=line, field=field)
+    return int(text)
+
+
+def _neighbours(text: str, n: int, path: Path, line: int) -> list[int]:
+    """A ``neighbor_ids`` cell: a list of node ids such as ``[3, 17]`` (empty: no neighbours)."""
+    try:
+        value = ast.literal_eval(text) if text.strip() else []
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        value = None
+    if not isinstance(value, list | tuple):
+        raise DataError(f"expected a list of node ids such as [3, 17], got {text[:60]!r}", file=path, line=line,
+                        field="neighbor_ids")  # fmt: skip
+    for neighbour in value:
+        if type(neighbour) is not int or not 0 <= neighbour < n:
+            raise DataError(f"neighbour {neighbour!r} is not a node id 0..{n - 1}", file=path, line=line,
+                            field="neighbor_ids")  # fmt: skip
+    return list(value)
+
+
 def load_webkb_text(root: Path, name: str, seed: int = 0) -> TextGraph:
     """CS-TAG WebKB with page text; class names from the ``category`` column; split ``random`` (60/20/20)."""
     name = _canonical(name)
     path = require_file(root / "webkb" / name.lower() / "cstag_text" / f"{name}.csv", f"WebKB {name} page text")
-    check_utf8(path)
-    frame = pd.read_csv(path, keep_default_na=False)
-    missing = [c for c in _COLUMNS if c not in frame.columns]
+    header, rows = csv_table(path)
+    missing = [c for c in _COLUMNS if c not in header]
     if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", file=path)
-    n = len(frame)
-    if list(frame["node_id"]) != list(range(n)):
-        raise DataError("node_id must equal the row index", file=path, field="node_id")
+        raise DataError(f"missing column(s) {', '.join(missing)}", file=path, line=1)
+    n = len(rows)
     class_of: dict[int, str] = {}
-    for row, (label, category) in enumerate(zip(frame["label"], frame["category"], strict=True)):
-        if class_of.setdefault(int(label), str(category)) != str(category):
-            raise DataError(f"label {label} is both {class_of[int(label)]!r} and {category!r}",
-                            file=path, line=row + 2, field="category")  # fmt: skip
+    labels, sources, targets = [], [], []
+    for index, (line, row) in enumerate(rows):
+        if _count(row["node_id"], path, line, "node_id") != index:
+            raise DataError(f"node_id {row['node_id']} must equal the row index {index}", file=path, line=line,
+                            field="node_id")  # fmt: skip
+        label, category = _count(row["label"], path, line, "label"), row["category"]
+        if class_of.setdefault(label, category) != category:
+            raise DataError(f"label {label} is both {class_of[label]!r} and {category!r}", file=path, line=line,
+                            field="category")  # fmt: skip
+        labels.append(label)
+        for neighbour in _neighbours(row["neighbor_ids"], n, path, line):
+            sources.append(index)
+            targets.append(neighbour)
     if sorted(class_of) != list(range(len(class_of))):
         raise DataError(f"label ids must be 0..{len(class_of) - 1}, got {sorted(class_of)}", file=path, field="label")
-    sources, targets = [], []
-    for row, cell in enumerate(frame["neighbor_ids"]):
-        try:
-            neighbours = ast.literal_eval(cell) if cell else []
-        except (ValueError, SyntaxError):
-            raise DataError(f"not a list of node ids: {cell[:60]!r}", file=path, line=row + 2,
-                            field="neighbor_ids") from None  # fmt: skip
-        for neighbour in neighbours:
-            if not isinstance(neighbour, int) or not 0 <= neighbour < n:
-                raise DataError(f"neighbour {neighbour!r} is not a node id 0..{n - 1}", file=path, line=row + 2,
-                                field="neighbor_ids")  # fmt: skip
-            sources.append(row)
-            targets.append(neighbour)
-    y = torch.tensor(frame["label"].to_numpy(), dtype=torch.long)
+    y = torch.tensor(labels, dtype=torch.long)
     edge_index = undirected(torch.tensor([sources, targets], dtype=torch.long), n)
-    texts = [" ".join(part.strip() for part in str(t).split(";") if part.strip()) for t in frame["raw_text"]]
+    texts = [" ".join(part.strip() for part in row["raw_text"].split(";") if part.strip()) for _, row in rows]
     graph = TextGraph(
         name=name.lower(),
         data=Data(y=y, edge_index=edge_index, num_nodes=n),
@@ -77,7 +91,7 @@ def load_webkb_text(root: Path, name: str, seed: int = 0) -> TextGraph:
         class_names=[class_of[c] for c in range(len(class_of))],
         splits={"random": random_split(y, seed)},
         source=str(path),
-        node_ids=[str(u) for u in frame["url"]] if "url" in frame.columns else None,
+        node_ids=[row["url"] for _, row in rows] if "url" in header else None,
     )
     return validate(graph)
 
