@@ -155,16 +155,13 @@ def predict(
     """Answer inputs with a trained student alone (``predict:`` prompt; no teacher)."""
     from transformers.utils import logging as hf_logging
 
-    from mentor.distill.predict import Answering, generate_answers
-    from mentor.distill.student import load_student
+    from mentor.distill.predict import Answering, generate_answers, load_trained_student
 
     hf_logging.disable_progress_bar()
-    directory = run_dir / "student" if (run_dir / "student").is_dir() else run_dir
     with user_errors():
-        if not (directory / "config.json").is_file():
-            raise FileNotFoundError(f"{directory}: no trained student here (expected config.json)")
+        directory = run_dir / "student" if (run_dir / "student").is_dir() else run_dir
         how = Answering.of(directory)
-        student = load_student(str(directory))
+        student = load_trained_student(directory)  # safetensors only: a pickle is refused, never loaded
         answers = generate_answers(
             student.model,
             student.tokenizer,

@@ -9,6 +9,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mentor.distill.formats import predict_prompt, read_answer
+from mentor.errors import DataError
+from mentor.readers import json_document
 
 
 @torch.no_grad()
@@ -70,9 +72,66 @@ class Answering(BaseModel):
     def of(cls, folder: Path) -> Answering:
         """Read from ``folder`` (a student saved without :data:`ANSWERING` answers on its first line)."""
         path = Path(folder) / ANSWERING
-        if not path.is_file():
+        if not path.exists():
             return cls()
+        if not path.is_file():
+            raise DataError("not a file (expected a JSON object)", file=path)
         try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+            return cls.model_validate(json_document(path))
         except ValidationError as error:
-            raise ValueError(f"{path}: {error}") from None
+            first = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            raise DataError(f"{first['msg']}, got {first['input']!r}"[:200], file=path, field=field) from None
+
+
+class StudentDirError(DataError):
+    """A directory that does not hold a student ``mentor distill predict`` can load."""
+
+
+#: Weight files that are pickles: loading one can run code, so a student is loaded from safetensors only.
+PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle")
+
+
+def check_student_dir(directory: Path) -> None:
+    """Check, before anything is loaded, that ``directory`` holds a trained student in the Hugging Face layout
+    with safetensors weights (:class:`StudentDirError` otherwise, naming the file). Pickled weights
+    (``pytorch_model.bin`` …) are never loaded."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise StudentDirError("not a directory (expected a distillation run's --out, or its student/)", file=directory)
+    config = directory / "config.json"
+    if not config.exists():
+        raise StudentDirError("no trained student here (expected config.json)", file=directory)
+    if not config.is_file():
+        raise StudentDirError("not a file (expected the student's JSON configuration)", file=config)
+    settings = json_document(config)
+    if not isinstance(settings, dict):
+        raise StudentDirError(f"expected a JSON object, got {type(settings).__name__}", file=config)
+    if not isinstance(settings.get("model_type"), str):
+        raise StudentDirError('expected a string naming the architecture (e.g. "llama")', file=config,
+                              field="model_type")  # fmt: skip
+    weights = [p for p in directory.glob("*.safetensors") if p.is_file()]
+    if (directory / "model.safetensors").exists() and not (directory / "model.safetensors").is_file():
+        raise StudentDirError("not a file (expected the student's weights)", file=directory / "model.safetensors")
+    if not weights and not (directory / "model.safetensors.index.json").is_file():
+        pickled = sorted(p.name for pattern in PICKLED_WEIGHTS for p in directory.glob(pattern))
+        found = f"; found {', '.join(pickled)}: pickled weights are never loaded" if pickled else ""
+        raise StudentDirError(f"no safetensors weights (expected model.safetensors){found}", file=directory)
+
+
+def load_trained_student(directory: Path):  # noqa: ANN201 (a mentor.distill.student.Student)
+    """The student saved in ``directory`` (checked first with :func:`check_student_dir`); a file that transformers
+    or safetensors cannot read is a :class:`StudentDirError` on one line."""
+    from safetensors import SafetensorError
+
+    from mentor.distill.student import load_student
+
+    check_student_dir(directory)
+    try:
+        return load_student(str(directory))
+    except OSError as error:
+        if error.errno is not None:  # a path the operating system refused: reported as such
+            raise
+        raise StudentDirError(f"cannot load the student: {' '.join(str(error).split())}", file=directory) from None
+    except (SafetensorError, ValueError) as error:
+        raise StudentDirError(f"cannot load the student: {' '.join(str(error).split())}", file=directory) from None

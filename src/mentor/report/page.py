@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
 from mentor import outputs
 from mentor.report import plots
@@ -20,11 +20,17 @@ from mentor.report.runs import Run, load_run
 MAX_ROWS = 2000
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _environment() -> Environment:
+    # A field a run lacks (an older or partial result.json) shows as "–" or nothing, never stops the page:
+    # ChainableUndefined lets ``r.before.test.acc`` be looked up when ``r.before`` is missing.
     env = Environment(loader=PackageLoader("mentor.report", "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.1f}"
-    env.filters["num"] = lambda v, digits=0: "–" if v is None else f"{v:,.{digits}f}"
+                      trim_blocks=True, lstrip_blocks=True, undefined=ChainableUndefined)  # fmt: skip
+    env.filters["pct"] = lambda v: f"{100 * v:.1f}" if _number(v) else "–"
+    env.filters["num"] = lambda v, digits=0: f"{v:,.{digits}f}" if _number(v) else "–"
     return env
 
 
@@ -43,7 +49,7 @@ def run_section(run: Run) -> dict[str, Any]:
         section["gate"] = r.get("gate")
         section["scores"] = [(label, r.get(key)) for label, key in (("GNN alone", "before"),
                              ("GNN after teaching", "after_gnn"), ("final", "after")) if r.get(key)]  # fmt: skip
-        section["actions"] = Counter(c.get("action", "none") for c in run.records)
+        section["actions"] = Counter(c.get("action") or "none" for c in run.records)
         for title, uri in (
             ("Test accuracy: all, answered and never-asked test nodes", plots.accuracy_bars(run)),
             ("Accuracy against LLM answers used", plots.accuracy_vs_calls([run])),

@@ -32,7 +32,7 @@ def accuracy_bars(run: Run) -> str | None:
     r = run.result
     stages = [("GNN alone", "before"), ("GNN after teaching", "after_gnn"), ("final", "after")]
     parts = [("all test", "test"), ("answered", "test_consulted"), ("never asked", "test_not_consulted")]
-    if not all(key in r for _, key in stages):
+    if not all(r.get(key) for _, key in stages):
         return None
     figure, axes = plt.subplots(figsize=(6.4, 2.8))
     width = 0.8 / len(stages)
@@ -82,10 +82,10 @@ def _calls_curve(run: Run) -> list[tuple[float, float]]:
     r = run.result
     if run.kind == "consult-login":
         points, calls = [], 0
-        for report in r.get("rounds", []):
-            calls += report.get("calls", 0)
+        for report in r.get("rounds") or []:
+            calls += report.get("calls") or 0
             test = (report.get("metrics") or {}).get("test") or {}
-            if "acc" in test:
+            if test.get("acc") is not None:
                 points.append((calls, 100 * test["acc"]))
         return points
     if run.kind != "consult-gated":
@@ -93,10 +93,10 @@ def _calls_curve(run: Run) -> list[tuple[float, float]]:
     before = ((r.get("before") or {}).get("val") or {}).get("acc")
     if before is None:
         return []
-    calls = (r.get("totals") or {}).get("calibration_calls", 0)
+    calls = (r.get("totals") or {}).get("calibration_calls") or 0
     points, current = [(0, 100 * before), (calls, 100 * before)], before
-    for report in r.get("rounds", []):
-        calls += report.get("answered", 0)
+    for report in r.get("rounds") or []:
+        calls += report.get("answered") or 0
         if report.get("val_acc") is not None:
             current = report["val_acc"]
         points.append((calls, 100 * current))
@@ -106,7 +106,7 @@ def _calls_curve(run: Run) -> list[tuple[float, float]]:
 def calibration(run: Run, bins: int = 4) -> str | None:
     """LLM and GNN accuracy on the calibration nodes, by GNN confidence (quantile bins)."""
     nodes = [c for c in run.records if c.get("phase") == "calibration" and c.get("correct") is not None
-             and c.get("gnn_correct") is not None]  # fmt: skip
+             and c.get("gnn_correct") is not None and c.get("gnn_confidence") is not None]  # fmt: skip
     if len(nodes) < 2:
         return None
     nodes.sort(key=lambda c: c["gnn_confidence"])
@@ -134,9 +134,10 @@ def loss_curves(runs: Sequence[Run]) -> str | None:
         history: list[dict[str, Any]] = (run.result.get("training") or {}).get("loss_history") or []
         if not history:
             continue
-        keys = sorted({k for h in history for k, v in h.items() if k != "step" and isinstance(v, int | float)})
+        keys = sorted({k for h in history for k, v in h.items()
+                       if k != "step" and isinstance(v, int | float) and not isinstance(v, bool)})  # fmt: skip
         for key in keys:
-            points = [(h["step"], h[key]) for h in history if key in h]
+            points = [(h["step"], h[key]) for h in history if isinstance(h.get(key), int | float)]
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, label=f"{run.name}: {key}", linestyle="-" if key == "loss" else "--")
             drawn = True
