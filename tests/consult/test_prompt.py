@@ -1,9 +1,15 @@
 """Prompt construction: neighbourhood, limits, what is shown, and node texts as inert data."""
 
-import torch
+import time
 
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from mentor.cli import app
 from mentor.consult import NodeView, PromptOptions, build_prompt, load_templates
 from mentor.consult.prompt import estimate_tokens, neighbour_lists
+from mentor.errors import DataError
 
 CLASSES = ["Theory", "Neural_Networks", "Genetic_Algorithms"]
 
@@ -64,3 +70,51 @@ def test_user_templates_override(tmp_path):
                                        "$n1_shown $n1_total $n2_shown $n2_total")  # fmt: skip
     request = build_prompt(0, _view(), PromptOptions(), load_templates(tmp_path))
     assert request.messages[0].content == "Be brief."
+
+
+def _templates(directory, system="Be brief.", user="Classes: $classes\n$node_text"):
+    directory.mkdir(exist_ok=True)
+    (directory / "system.txt").write_text(system)
+    (directory / "user.txt").write_text(user)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("system", "user", "message"),
+    [
+        ("Be brief.", "Classes: $classes\n\nText: $node_txt", r"user.txt, line 3: unknown placeholder \$node_txt; "
+                                                              r"user.txt may use: \$classes, \$node_text"),
+        ("Be brief.", "Classes: ${classes}\nCost: $5", r"user.txt, line 2: a \$ that starts no placeholder"),
+        ("Answer about $classes.", "$classes", r"system.txt, line 1: unknown placeholder \$classes; system.txt may "
+                                               r"use: none"),
+    ],
+)  # fmt: skip
+def test_a_template_with_a_bad_placeholder_is_refused_on_loading(tmp_path, system, user, message):
+    with pytest.raises(DataError, match=message):
+        load_templates(_templates(tmp_path / "t", system, user))
+
+
+def test_an_unreadable_template_is_named(tmp_path):
+    directory = _templates(tmp_path / "t")
+    (directory / "user.txt").unlink()
+    with pytest.raises(DataError, match=r"user.txt: template missing"):
+        load_templates(directory)
+    (directory / "user.txt").mkdir()
+    with pytest.raises(DataError, match=r"user.txt: template cannot be read: Is a directory"):
+        load_templates(directory)
+    (directory / "user.txt").rmdir()
+    (directory / "user.txt").write_bytes(b"Classes: $classes \xff")
+    with pytest.raises(DataError, match=r"user.txt: template cannot be read: not UTF-8"):
+        load_templates(directory)
+
+
+def test_consult_checks_its_templates_before_any_work(tmp_path):
+    directory = _templates(tmp_path / "t", user="Classes: $classes\n$node_text\n$neighbors_1")
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["consult", "synthetic:num_nodes=60", "--features", "bow", "--templates",
+                                      str(directory), "--out", str(out), "--llm", "openai:none", "--llm-base-url",
+                                      "http://127.0.0.1:9/v1"])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{directory / 'user.txt'}, line 3: unknown placeholder $neighbors_1" in " ".join(result.output.split())
+    assert not out.exists() and time.monotonic() - started < 20

@@ -28,7 +28,7 @@ from mentor.consult import (
     write_outputs,
 )
 from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
-from mentor.consult.prompt import estimate_tokens
+from mentor.consult.prompt import estimate_tokens, load_templates
 from mentor.graph.backbones import BACKBONES
 from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
@@ -131,6 +131,7 @@ def consult(
     # --max-calls is the plan (answers over all rounds) and also the hard budget on new calls.
     llm_config = llm_config.model_copy(update={"limits": llm_config.limits.model_copy(update={"max_calls": max_calls})})
     with user_errors():
+        load_templates(templates)  # a bad template fails now, not after training
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,

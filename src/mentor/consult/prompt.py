@@ -17,6 +17,7 @@ from string import Template
 
 from torch import Tensor
 
+from mentor.errors import DataError
 from mentor.llm import ChatRequest, Labels, Message
 
 TEMPLATE_FILES = ("system.txt", "user.txt")
@@ -56,20 +57,46 @@ class NodeView:
     neighbours: list[list[int]]
 
 
+#: The placeholders each template may use (``$$`` is a dollar sign).
+PLACEHOLDERS = {
+    "system.txt": (),
+    "user.txt": ("classes", "node_text", "gnn_line", "n1_shown", "n1_total", "neighbours_1", "n2_shown", "n2_total",
+                 "neighbours_2"),
+}  # fmt: skip
+
+
 def load_templates(directory: Path | None = None) -> tuple[Template, Template]:
-    """The system and user templates, from ``directory`` when given (both files must be there)."""
-    texts = []
-    for name in TEMPLATE_FILES:
-        if directory is not None:
-            path = Path(directory) / name
-            if not path.is_file():
-                raise FileNotFoundError(
-                    f"{path}: template missing (a template directory needs {', '.join(TEMPLATE_FILES)})"
-                )
-            texts.append(path.read_text(encoding="utf-8"))
-        else:
-            texts.append(resources.files("mentor.consult").joinpath("templates", name).read_text(encoding="utf-8"))
-    return Template(texts[0]), Template(texts[1])
+    """The system and user templates, from ``directory`` when given (both files must be there). A file that
+    cannot be read, or a placeholder the template may not use, is a :class:`DataError` naming the file and line,
+    so that a bad template fails before any work."""
+    if directory is None:
+        folder = resources.files("mentor.consult").joinpath("templates")
+        system, user = (Template(folder.joinpath(name).read_text("utf-8")) for name in TEMPLATE_FILES)
+    else:
+        system, user = (_template_file(Path(directory) / name) for name in TEMPLATE_FILES)
+    return system, user
+
+
+def _template_file(path: Path) -> Template:
+    try:
+        template = Template(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"template missing (a template directory needs {', '.join(TEMPLATE_FILES)})",
+                        file=path) from None  # fmt: skip
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else f"not UTF-8 ({error.reason})"
+        raise DataError(f"template cannot be read: {reason}", file=path) from None
+    allowed = PLACEHOLDERS[path.name]
+    for match in template.pattern.finditer(template.template):
+        name = match.group("named") or match.group("braced")
+        line = template.template.count("\n", 0, match.start()) + 1
+        if match.group("invalid") is not None:
+            raise DataError("a $ that starts no placeholder (write $$ for a dollar sign)", file=path, line=line)
+        if name is not None and name not in allowed:
+            known = ", ".join(f"${n}" for n in allowed) or "none"
+            raise DataError(f"unknown placeholder ${name}; {path.name} may use: {known} ($$ for a dollar sign)",
+                            file=path, line=line)  # fmt: skip
+    return template
 
 
 def build_prompt(

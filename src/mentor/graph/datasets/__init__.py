@@ -14,8 +14,11 @@ a directory            a user's graph in the plain-file format (see :mod:`mentor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from mentor.errors import DataError
+from mentor.graph.datasets._common import not_a_directory
 from mentor.graph.datasets.cora import load_cora
 from mentor.graph.datasets.files import load_files
 from mentor.graph.datasets.planetoid import load_planetoid
@@ -61,6 +64,9 @@ def load_dataset(name: str, root: str | Path | None = None, seed: int = 0) -> Te
     path = Path(name).expanduser()
     if path.is_dir():
         return load_files(path, seed)
+    if os.path.lexists(path):  # a path, but not to a graph directory: say what is there
+        raise DataError(f"{not_a_directory(path)}; a graph of your own is the directory holding its nodes and edges "
+                        "files (see docs/data.md)", file=path)  # fmt: skip
     raise ValueError(f"unknown data set {name!r}; expected one of: {', '.join(DATASET_NAMES)}")
 
 

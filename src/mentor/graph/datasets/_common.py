@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +44,8 @@ def pyg_dataset(factory: Callable[[str], D], root: Path, raw_dir: Path, what: st
         files = sorted(f for f in raw_dir.iterdir() if f.is_file())
         fingerprint = hashlib.sha256(str(root.resolve()).encode())
         for file in files:
-            stat = file.stat()
-            fingerprint.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            info = file.stat()
+            fingerprint.update(f"{file.name}:{info.st_size}:{info.st_mtime_ns}".encode())
         mirror = cache_dir() / "pyg" / fingerprint.hexdigest()[:16] / relative
         (mirror / "raw").mkdir(parents=True, exist_ok=True)
         for file in files:
@@ -67,7 +69,31 @@ def pyg_dataset(factory: Callable[[str], D], root: Path, raw_dir: Path, what: st
         ) from None
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why something at ``path`` cannot be read as a file (a directory, a broken link, a symlink loop…), or
+    ``None`` when it is a file or there is nothing there."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"is a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else None
+    except OSError as error:
+        return f"cannot be opened: {error.strerror or error}"
+    if stat.S_ISDIR(mode):
+        return "is a directory, expected a file"
+    return None if stat.S_ISREG(mode) else "is not a regular file (a pipe, socket or device)"
+
+
+def not_a_directory(path: Path) -> str:
+    """What is at ``path`` instead of a directory, said for an error message."""
+    if path.is_file():
+        return "is a file"
+    return not_a_file(path) or ("does not exist" if not path.is_symlink() else "is not a directory")
+
+
 def require_file(path: Path, what: str) -> Path:
+    problem = not_a_file(path)
+    if problem:
+        raise DataError(f"{what} {problem}", file=path)
     if not path.is_file():
         raise DatasetNotFound(
             f"{what} not found. Expected this file under the data root (set by --data-root or {DATA_ROOT_ENV}); "

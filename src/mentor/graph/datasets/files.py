@@ -24,7 +24,7 @@ import torch
 from torch_geometric.data import Data
 
 from mentor.errors import DataError
-from mentor.graph.datasets._common import undirected
+from mentor.graph.datasets._common import not_a_directory, not_a_file, undirected
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
@@ -35,7 +35,12 @@ _SPLIT_VALUES = ("train", "val", "test", "")
 
 
 def _find(directory: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
-    found = [directory / f"{stem}{s}" for s in suffixes if (directory / f"{stem}{s}").is_file()]
+    candidates = [directory / f"{stem}{s}" for s in suffixes]
+    for path in candidates:
+        problem = not_a_file(path)
+        if problem:
+            raise DataError(problem, file=path)
+    found = [path for path in candidates if path.is_file()]
     if len(found) != 1:
         expected = " or ".join(f"{stem}{s}" for s in suffixes)
         problem = "none found" if not found else f"found several: {', '.join(p.name for p in found)}"
@@ -68,11 +73,15 @@ def _text(value: Any) -> str:
 def load_files(directory: Path, seed: int = 0) -> TextGraph:
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError("not a directory with nodes and edges files", file=directory)
+        raise DataError(f"{not_a_directory(directory)}; expected a directory with nodes and edges files",
+                        file=directory)  # fmt: skip
     nodes_path = _find(directory, "nodes", _SUFFIXES)
     edges_path = _find(directory, "edges", (*_SUFFIXES, ".txt"))
     classes_path = directory / "classes.txt"
     class_names = None
+    problem = not_a_file(classes_path)
+    if problem:
+        raise DataError(problem, file=classes_path)
     if classes_path.is_file():
         class_names = [line.strip() for _, line in utf8_lines(classes_path) if line.strip()]
         if len(set(class_names)) != len(class_names) or not class_names:
