@@ -219,3 +219,13 @@ def test_bf16_mixed_precision_learns_and_saves_float32_weights(colours, student_
 
     saved = AutoModelForCausalLM.from_pretrained(tmp_path / "student")
     assert {p.dtype for p in saved.parameters()} == {torch.float32}  # autocast: the weights stay float32
+
+
+def test_the_report_reads_a_real_run(step_by_step):
+    """The shape mentor report checks result.json and predictions.jsonl against fits what a run writes."""
+    from mentor.report import load_run, render_report
+
+    _, out, _ = step_by_step
+    run = load_run(out)
+    assert run.kind == "distill" and len(run.records) == 12
+    assert "student test accuracy" in render_report([run])

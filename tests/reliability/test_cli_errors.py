@@ -39,6 +39,50 @@ def gated(tmp_path_factory) -> Path:
     return consult_run(base / "gated", base / "store.sqlite")
 
 
+@pytest.fixture(scope="module")
+def login(tmp_path_factory) -> Path:
+    """A real login consult run."""
+    from mentor.consult import ConsultConfig, make_consultation, summary, write_outputs
+    from mentor.graph import make_synthetic
+    from mentor.llm import LLMClient, LLMConfig
+    from tests.consult.scripted import ScriptedConsultant, always_right
+
+    base = tmp_path_factory.mktemp("login")
+    graph = make_synthetic(num_nodes=150, num_classes=3, homophily=0.7, seed=4)
+    config = ConsultConfig(dataset="synthetic", strategy="login", features="bow", rounds=2, max_calls=12, epochs=40,
+                           patience=20)  # fmt: skip
+    backend = ScriptedConsultant(graph, always_right(graph), confidence=lambda node: 0.8)
+    with LLMClient(LLMConfig(llm="openai:scripted", base_url="http://127.0.0.1:9/v1"), store=base / "store.sqlite",
+                   backend=backend) as client:  # fmt: skip
+        result = make_consultation(config, client, graph=graph, progress=False).run()
+        write_outputs(base / "login", result, summary(result, client, 1.0))
+    return base / "login"
+
+
+def test_real_runs_fit_the_shape_the_report_reads(tmp_path, gated, login):
+    result, out = _report(tmp_path, gated, login, _run_dir(tmp_path, gated, "distill"))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().count('<span class="kind">') == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("rounds.1.calls", "3", "field 'rounds[1].calls': expected a number, got a string (\"3\")"),
+        ("rounds.1.metrics", [], "field 'rounds[1].metrics': expected a JSON object, got a list"),
+        ("rounds.0.metrics.test.acc", {}, "field 'rounds[0].metrics.test.acc': expected a number, got a JSON object"),
+    ],
+)
+def test_a_crafted_login_result_is_one_line(tmp_path, login, path, value, expected):
+    run = tmp_path / "run"
+    shutil.copytree(login, run)
+    result_json = json.loads((run / "result.json").read_text())
+    _set(result_json, path, value)
+    (run / "result.json").write_text(json.dumps(result_json))
+    result, out = _report(tmp_path, run)
+    _one_clear_line(result, out, str(run / "result.json"), expected)
+
+
 def _run_dir(tmp_path: Path, gated: Path, kind: str) -> Path:
     run = tmp_path / "run"
     if kind == "gated":
