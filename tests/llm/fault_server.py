@@ -4,6 +4,9 @@ Directives in the last user message:
   ``[answer:X]``      reply ``{"label": X, "explanation": ...}`` (default label ``a``)
   ``[fault:429xN]``   answer HTTP 429 with ``Retry-After: 1`` the first N times, then reply
   ``[fault:500xN]``   answer HTTP 500 the first N times (``[fault:500]``: always)
+  ``[retry_after:S]`` with 429 or 500: send ``Retry-After: S`` instead
+  ``[fault:error200xN]`` status 200 with an OpenAI-style error object, ``"model overloaded"``, the first N times
+  ``[fault:nochoices]`` status 200 with a chat completion whose ``choices`` is empty (also ``xN``)
   ``[fault:hang]``    sleep ``hang_s`` before replying (longer than the client's timeout)
   ``[fault:truncate]`` reply with JSON cut off in the middle of the explanation
   ``[fault:garbage]`` reply with text that is not JSON
@@ -14,7 +17,9 @@ Directives in the last user message:
   ``[fault:slowbody]`` status 200 with the body sent in ``slow_chunks`` pieces, ``slow_delay_s`` apart
   ``[fault:echokey]`` HTTP 401 whose message repeats the request's Authorization header (the API key)
   ``[fault:escape]``  reply with terminal escape sequences in the explanation
-Every request is logged (prompt and ``response_format``) so tests can count what was sent.
+Every chat request is logged (prompt, ``response_format``, path with query, Authorization header) so tests can
+count what was sent. ``GET /v1/models`` answers ``models`` (default: ``fake``, with nothing identifying); those
+requests are logged apart, in ``model_requests``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_DIRECTIVE = re.compile(r"\[(answer|fault):([^\]]+)\]")
+_DIRECTIVE = re.compile(r"\[(answer|fault|retry_after):([^\]]+)\]")
+OVERLOADED = "model overloaded, try again later"
 
 
 @dataclass
@@ -43,17 +49,20 @@ class _Raw:
 
 class FaultServer:
     def __init__(self, *, delay_s: float = 0.0, hang_s: float = 5.0, reject_json_schema: bool = False,
-                 slow_chunks: int = 10, slow_delay_s: float = 0.3) -> None:  # fmt: skip
+                 slow_chunks: int = 10, slow_delay_s: float = 0.3, models: list[dict[str, Any]] | None = None,
+                 port: int = 0) -> None:  # fmt: skip
         self.delay_s = delay_s
         self.hang_s = hang_s
         self.slow_chunks, self.slow_delay_s = slow_chunks, slow_delay_s
         self.reject_json_schema = reject_json_schema
         self.requests: list[dict[str, Any]] = []
+        self.models = models if models is not None else [{"id": "fake", "object": "model", "owned_by": "test"}]
+        self.model_requests: list[dict[str, Any]] = []
         self.max_in_flight = 0
         self._in_flight = 0
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -74,11 +83,18 @@ class FaultServer:
         with self._lock:
             return sum(fragment in r["prompt"] for r in self.requests)
 
-    def _respond(self, body: dict[str, Any], authorization: str = "") -> tuple[int, dict[str, str], Any]:
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def _respond(
+        self, body: dict[str, Any], authorization: str = "", path: str = ""
+    ) -> tuple[int, dict[str, str], Any]:
         prompt = body["messages"][-1]["content"]
         fmt = body.get("response_format")
         with self._lock:
-            self.requests.append({"prompt": prompt, "response_format": fmt})
+            self.requests.append({"prompt": prompt, "response_format": fmt, "authorization": authorization,
+                                  "path": path})  # fmt: skip
             self._seen[prompt] += 1
             attempt = self._seen[prompt]
         if self.reject_json_schema and fmt and fmt.get("type") == "json_schema":
@@ -95,8 +111,12 @@ class FaultServer:
         if m := re.fullmatch(r"(429|500)(?:x(\d+))?", fault):
             code, times = int(m.group(1)), m.group(2)
             if times is None or attempt <= int(times):
-                headers = {"Retry-After": "1"} if code == 429 else {}
+                wait = directives.get("retry_after", "1" if code == 429 else None)
+                headers = {"Retry-After": wait} if wait else {}
                 return code, headers, {"error": {"message": f"injected {code}"}}
+        if m := re.fullmatch(r"(error200|nochoices)(?:x(\d+))?", fault):
+            if m.group(2) is None or attempt <= int(m.group(2)):
+                return 200, {}, _error_200(m.group(1), attempt)
         if fault == "hang":
             time.sleep(self.hang_s)
         if fault == "echokey":
@@ -134,12 +154,23 @@ class FaultServer:
             return 200, {}, _Raw(json.dumps(reply).encode(), chunks=self.slow_chunks, chunk_delay_s=self.slow_delay_s)
         return 200, {}, reply
 
+    def _models(self, authorization: str) -> dict[str, Any]:
+        with self._lock:
+            self.model_requests.append({"authorization": authorization})
+        return {"object": "list", "data": self.models}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.split("?")[0].rstrip("/").endswith("/models"):
+                    self._send(200, {}, server._models(self.headers.get("Authorization", "")))
+                else:
+                    self._send(404, {}, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
@@ -148,10 +179,13 @@ class FaultServer:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
-                    code, headers, payload = server._respond(body, self.headers.get("Authorization", ""))
+                    code, headers, payload = server._respond(body, self.headers.get("Authorization", ""), self.path)
                 finally:
                     with server._lock:
                         server._in_flight -= 1
+                self._send(code, headers, payload)
+
+            def _send(self, code: int, headers: dict[str, str], payload: Any) -> None:
                 raw = payload if isinstance(payload, _Raw) else _Raw(json.dumps(payload).encode())
                 try:
                     self.send_response(code)
@@ -170,3 +204,11 @@ class FaultServer:
                     pass
 
         return Handler
+
+
+def _error_200(kind: str, attempt: int) -> dict[str, Any]:
+    """A status-200 body that is no answer: an error object (as some proxies send) or a completion without choices."""
+    if kind == "error200":
+        return {"error": {"message": OVERLOADED, "type": "server_error", "code": 503}}
+    return {"id": f"chatcmpl-{attempt}", "object": "chat.completion", "created": int(time.time()), "model": "fake",
+            "choices": []}  # fmt: skip

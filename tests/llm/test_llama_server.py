@@ -1,8 +1,16 @@
 """The HTTP backend against a real OpenAI-compatible server: llama.cpp's, serving SmolLM2-135M."""
 
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from mentor.llm import ChatRequest, JsonSchema, Labels, LLMClient, LLMConfig
+from tests.llm.conftest import _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -64,3 +72,37 @@ def test_label_probabilities_over_http_or_a_plain_answer_where_the_server_gives_
     assert result.ok and result.label in LABELS.labels, result
     if result.label_probs is not None:  # a server started with --logits_all reports them
         assert sum(result.label_probs.values()) == pytest.approx(1.0)
+
+
+@contextmanager
+def _another_server(model_path) -> Iterator[str]:
+    """The same model served again, on another port; yields its base URL (with ``localhost`` for the host)."""
+    port = _free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", "smollm2",
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base_url = f"http://localhost:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base_url}/models", timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "llama_cpp.server did not start"
+                time.sleep(0.3)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_same_model_on_another_port_shares_its_identity_and_answers(llama_server, smollm2_path, store_path):
+    request = ChatRequest.from_prompt("Say hello.", max_tokens=8)
+    with LLMClient(_config(llama_server), store=store_path) as client:
+        first, identity = client.complete(request), client.identity
+    assert first.ok and identity == "openai:smollm2"  # llama-cpp-python's server lists nothing identifying
+    with _another_server(smollm2_path) as moved, LLMClient(_config(moved), store=store_path) as client:
+        again = client.complete(request)
+        assert client.identity == identity and client.usage()["requests"] == 0
+    assert again.cached and again.text == first.text

@@ -30,13 +30,30 @@ BaseUrlOption = Annotated[
     typer.Option(
         "--llm-base-url",
         envvar="MENTOR_LLM_BASE_URL",
-        help="Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server), e.g. http://127.0.0.1:8000/v1.",
+        help="Base URL of an OpenAI-compatible server (vLLM, Ollama, llama.cpp server), e.g. http://127.0.0.1:8000/v1. "
+        "User-info and query are sent with requests but never stored or shown.",
         rich_help_panel=LLM_PANEL,
     ),
 ]
 ApiKeyEnvOption = Annotated[
-    str,
-    typer.Option("--llm-api-key-env", help="Environment variable holding the API key.", rich_help_panel=LLM_PANEL),
+    Optional[str],
+    typer.Option(
+        "--llm-api-key-env",
+        envvar="MENTOR_LLM_API_KEY_ENV",
+        help="Environment variable holding the API key, sent to whatever server --llm-base-url names. "
+        "Default: OPENAI_API_KEY, sent to api.openai.com only (no key goes to any other server).",
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+IdentityOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--llm-identity",
+        envvar="MENTOR_LLM_IDENTITY",
+        help="Identity of an openai: model in the response store's keys, e.g. qwen2.5-7b-q4. Default: the served "
+        "model's name plus a fingerprint of what its server reports about it (not where it listens).",
+        rich_help_panel=LLM_PANEL,
+    ),
 ]
 StoreOption = Annotated[
     Optional[Path],
@@ -56,7 +73,8 @@ TimeoutOption = Annotated[
     typer.Option(
         "--llm-timeout",
         min=0.1,
-        help="Deadline in seconds for one request, the whole reply included.",
+        help="Deadline in seconds for one request, the whole reply included. A server's Retry-After longer "
+        "than this (or 60 s) is not waited for: the request fails at once.",
         rich_help_panel=LLM_PANEL,
     ),
 ]
@@ -111,7 +129,8 @@ PriceOutOption = Annotated[
 def build_llm_config(
     llm: str = DEFAULT_LLM,
     base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
+    api_key_env: str | None = None,
+    identity: str | None = None,
     concurrency: int = 4,
     timeout: float = 120.0,
     retries: int = 3,
@@ -129,6 +148,7 @@ def build_llm_config(
             llm=llm,
             base_url=base_url,
             api_key_env=api_key_env,
+            identity=identity,
             concurrency=concurrency,
             timeout_s=timeout,
             max_retries=retries,
@@ -144,7 +164,9 @@ def build_llm_config(
     except ValidationError as error:
         problem = error.errors()[0]
         field = ".".join(str(p) for p in problem["loc"])
-        option = {"llm": "--llm", "structured_output": "--llm-structured"}.get(field, field)
+        options = {"llm": "--llm", "structured_output": "--llm-structured", "base_url": "--llm-base-url",
+                   "api_key_env": "--llm-api-key-env", "identity": "--llm-identity"}  # fmt: skip
+        option = options.get(field, field)
         message = problem["msg"].removeprefix("Value error, ")
         raise typer.BadParameter(message, param_hint=option) from None
 
@@ -165,7 +187,8 @@ DataRootOption = Annotated[
 _LLM_OPTIONS: dict[str, tuple[object, object, str]] = {
     "llm": (LlmOption, DEFAULT_LLM, "llm"),
     "llm_base_url": (BaseUrlOption, None, "base_url"),
-    "llm_api_key_env": (ApiKeyEnvOption, "OPENAI_API_KEY", "api_key_env"),
+    "llm_api_key_env": (ApiKeyEnvOption, None, "api_key_env"),
+    "llm_identity": (IdentityOption, None, "identity"),
     "store": (StoreOption, None, ""),
     "llm_concurrency": (ConcurrencyOption, 4, "concurrency"),
     "llm_timeout": (TimeoutOption, 120.0, "timeout"),

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from mentor.llm.backends import Backend, BackendError, describe, make_backend
+from mentor.llm.backends import Backend, BackendError, MissingAPIKey, describe, make_backend
 from mentor.llm.backends.base import RawCompletion, Renegotiate
 from mentor.llm.budget import Budget, BudgetExceeded
 from mentor.llm.config import LLMConfig
@@ -35,7 +35,8 @@ from mentor.paths import default_store_path
 
 T = TypeVar("T")
 #: Backoff between retries: BACKOFF_S * 2**retry, at most MAX_BACKOFF_S, plus up to 25 % jitter; a server's
-#: ``Retry-After`` is honoured up to MAX_RETRY_AFTER_S.
+#: ``Retry-After`` is honoured up to the request timeout (at most MAX_RETRY_AFTER_S): a longer wait is not slept,
+#: the request fails at once.
 BACKOFF_S, MAX_BACKOFF_S, MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
 #: How often a request claimed by another process is looked for in the store.
 CLAIM_POLL_S = 0.2
@@ -108,9 +109,11 @@ class LLMClient:
     ) -> None:
         self.config = config or LLMConfig()
         if backend is not None:
-            self.model, self.endpoint, self.identity = backend.model, backend.endpoint, backend.identity
+            self.model, self.endpoint = backend.model, backend.endpoint
+            self._identity: str | None = None  # settled by the backend on first need
         else:
-            self.model, self.endpoint, self.identity = describe(self.config)
+            self.model, self.endpoint, known = describe(self.config)
+            self._identity = known if self.config.spec.backend == "local" else None  # an HTTP server is asked
         self._owns_store = not isinstance(store, ResponseStore)
         self.store = store if isinstance(store, ResponseStore) else ResponseStore(store or default_store_path())
         self.run_id = run_id or uuid.uuid4().hex[:12]
@@ -121,6 +124,7 @@ class LLMClient:
         self._runner = _LoopThread()
         self._semaphore = asyncio.Semaphore(self.config.concurrency)
         self._backend_lock = asyncio.Lock()
+        self._identity_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future[Result]] = {}
         # A claim outlives the longest a request can take (every retry timing out, plus the waits between).
         attempts = (self.config.max_retries + 1) * (self.config.invalid_output_retries + 1)
@@ -197,8 +201,27 @@ class LLMClient:
 
             return await _gather_or_cancel(tracked(r) for r in requests)
 
+    @property
+    def identity(self) -> str:
+        """What makes two answers interchangeable (part of every store key): a local model's file hash; an HTTP
+        model's ``--llm-identity``, or its name with the fingerprint its server reports (asked on first need)."""
+        if self._identity is None:
+            return self._runner.run(self._settle_identity())
+        return self._identity
+
+    async def _settle_identity(self) -> str:
+        async with self._identity_lock:
+            if self._identity is None:
+                try:
+                    backend = await self._get_backend()
+                except MissingAPIKey:  # nothing can be asked, but stored answers can still be replayed
+                    self._identity = describe(self.config)[2]
+                else:
+                    self._identity = await backend.resolve_identity()
+            return self._identity
+
     async def _complete(self, request: ChatRequest) -> Result:
-        key = request.key(self.identity)
+        key = request.key(await self._settle_identity())
         stored = self.store.get(key, run_id=self.run_id)
         if stored is not None:
             self.hits += 1
@@ -307,11 +330,21 @@ class LLMClient:
                 self.budget.settle(reservation, 0, 0)
                 if not error.retryable or retries >= self.config.max_retries:
                     raise _NoReply(error.reason, error.detail) from None
+                if (refused := self._refused_wait(error.retry_after)) is not None:  # the run moves on
+                    raise _NoReply(error.reason, f"{error.detail} ({refused})") from None
                 await asyncio.sleep(_backoff(retries, error.retry_after))
                 retries += 1
                 continue
             latency = time.perf_counter() - started
             return raw, latency, self.budget.settle(reservation, raw.prompt_tokens, raw.completion_tokens)
+
+    def _refused_wait(self, retry_after: float | None) -> str | None:
+        """Why a server's ``Retry-After`` is not waited for: it is longer than a request may take."""
+        limit = min(self.config.timeout_s, MAX_RETRY_AFTER_S)
+        if retry_after is None or retry_after <= limit:
+            return None
+        return (f"the server asked to wait {retry_after:g} s before a retry; a retry waits at most {limit:g} s "
+                f"(--llm-timeout, at most {MAX_RETRY_AFTER_S:g} s)")  # fmt: skip
 
     def _failure(self, key: str, reason: Any, detail: str, attempts: int, usage: Usage) -> Failure:
         detail = redact(detail, self.config.api_key_env)

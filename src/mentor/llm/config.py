@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mentor.llm.budget import BudgetLimits, Price
 
@@ -44,8 +44,11 @@ class LLMConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     llm: str = DEFAULT_LLM
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    base_url: str | None = Field(default=None, repr=False)  # it may carry credentials
+    api_key_env: str | None = Field(default=None, description="variable holding the API key; unnamed: "
+                                    "OPENAI_API_KEY, sent to api.openai.com only")  # fmt: skip
+    identity: str | None = Field(default=None, description="an HTTP model's identity in the store's keys, "
+                                 "instead of its name and the fingerprint its server reports")  # fmt: skip
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=3, ge=0, description="retries of a request on timeouts, refused connections, "
                              "429, 5xx and replies that are not a chat completion")  # fmt: skip
@@ -61,6 +64,33 @@ class LLMConfig(BaseModel):
     @classmethod
     def _valid_spec(cls, value: str) -> str:
         parse_spec(value)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _valid_base_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from mentor.llm.backends.endpoint import Endpoint  # the backends import this module
+
+            Endpoint.parse(value)
+        return value
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _valid_key_env(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("name an environment variable")
+        return value
+
+    @field_validator("identity")
+    @classmethod
+    def _valid_identity(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.strip() or not value.isprintable() or len(value) > 200:
+            raise ValueError("expected a non-empty name on one line, at most 200 characters")
+        if "llm" in info.data and parse_spec(info.data["llm"]).backend != "openai":
+            raise ValueError("applies to openai: models only (a local model's identity is its file's sha256)")
         return value
 
     @property

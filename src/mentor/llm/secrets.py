@@ -10,22 +10,26 @@ import os
 import re
 
 REDACTED = "[redacted]"
-#: ``Authorization: Bearer …`` values and key-shaped tokens (OpenAI ``sk-…``, and the like).
+#: Credential-shaped text and its replacement: ``Authorization: Bearer …`` values, key-shaped tokens (OpenAI
+#: ``sk-…``, and the like), ``api_key=…``, and the user-info and query of URLs (``https://user:pass@host/?key=…``).
 _PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"),
+    (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), rf"\1{REDACTED}"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), REDACTED),
+    (re.compile(r"(?i)((?:api[_-]?key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',;]+"), rf"\1{REDACTED}"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s\"'@]+@"), rf"\1{REDACTED}@"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s\"'?#]*\?)[^\s\"'#]+"), rf"\1{REDACTED}"),
 )
 
 
-def redact(text: str, api_key_env: str | None = "OPENAI_API_KEY") -> str:
-    """``text`` with the key in the environment variable ``api_key_env`` (if set) and anything shaped like a
-    credential replaced by ``[redacted]``."""
-    key = os.environ.get(api_key_env) if api_key_env else None
-    if key and len(key) >= 4:
-        text = text.replace(key, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
+def redact(text: str, api_key_env: str | None = None) -> str:
+    """``text`` with the keys in ``OPENAI_API_KEY`` and in the environment variable ``api_key_env`` (if set) and
+    anything shaped like a credential replaced by ``[redacted]``."""
+    for name in dict.fromkeys(("OPENAI_API_KEY", api_key_env)):
+        key = os.environ.get(name) if name else None
+        if key and len(key) >= 4:
+            text = text.replace(key, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

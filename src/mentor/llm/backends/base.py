@@ -50,6 +50,10 @@ class BackendError(RuntimeError):
         return self.reason in RETRYABLE
 
 
+class MissingAPIKey(ValueError):
+    """The endpoint needs an API key and the environment holds none."""
+
+
 class Renegotiate(RuntimeError):
     """The endpoint rejected an optional feature of the request (a structured-output mode, log-probabilities);
     the backend has switched it off and the request should be sent again at once (it is another request, so the
@@ -67,7 +71,12 @@ class Backend(ABC):
     @property
     @abstractmethod
     def identity(self) -> str:
-        """What makes two answers interchangeable (part of the store key): a file hash or endpoint + model."""
+        """What makes two answers interchangeable (part of the store key): a file hash, or a served model's name
+        and fingerprint."""
+
+    async def resolve_identity(self) -> str:
+        """The identity, settled once before the first store key (an HTTP backend asks its server)."""
+        return self.identity
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> RawCompletion:

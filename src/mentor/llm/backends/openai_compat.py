@@ -2,11 +2,16 @@
 
 Each :meth:`~OpenAICompatBackend.complete` sends exactly one HTTP request (the ``openai`` client's own retries
 are off): the :class:`~mentor.llm.LLMClient` retries timeouts, refused connections, 429 (honouring
-``Retry-After``), 5xx and replies that are not a chat completion, and books every request against the budget.
+``Retry-After``), 5xx and replies that are not a chat completion (an error object or no choices sent with
+status 200 included), and books every request against the budget.
 ``timeout_s`` is a deadline for the whole request, a slowly streamed body included. Structured output is
 negotiated per endpoint: servers differ in what ``response_format`` they accept, so on the first request with a
 schema the backend tries, in order, OpenAI's ``json_schema``, llama.cpp's ``json_object`` + ``schema``, plain
 ``json_object`` and finally format instructions in the prompt, and keeps the first the endpoint accepts.
+
+An API key is sent only where the user sent it: from the variable named by ``api_key_env``, or, when none is
+named, from ``OPENAI_API_KEY`` to api.openai.com alone. Credentials in the base URL are sent as basic auth and
+query parameters, and appear nowhere else (see :mod:`mentor.llm.backends.endpoint`).
 """
 
 from __future__ import annotations
@@ -18,35 +23,50 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion
 
-from mentor.llm.backends import describe, openai_endpoint
-from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCompletion, Renegotiate, wants_logprobs
+from mentor.llm.backends import describe
+from mentor.llm.backends.base import (
+    TOP_LOGPROBS,
+    Backend,
+    BackendError,
+    MissingAPIKey,
+    RawCompletion,
+    Renegotiate,
+    wants_logprobs,
+)
+from mentor.llm.backends.endpoint import (
+    DEFAULT_KEY_ENV,
+    Endpoint,
+    fingerprint,
+    http_identity,
+    remember_identity,
+    resolve,
+)
 from mentor.llm.config import LLMConfig, StructuredOutput
 from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.types import ChatRequest
 
 _FALLBACK_ORDER: tuple[StructuredOutput, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
 NO_KEY = "not-needed"
+#: The longest the server's model listing (``GET /models``, for the identity) is waited for.
+PROBE_TIMEOUT_S = 10.0
 
 
 class OpenAICompatBackend(Backend):
     def __init__(self, config: LLMConfig) -> None:
         self._config = config
         self.model = config.spec.target
-        api_key = os.environ.get(config.api_key_env)
-        if not api_key:
-            if config.base_url is None:
-                raise ValueError(
-                    f"--llm {config.llm}: set the API key in the environment variable {config.api_key_env} "
-                    "(or choose another with --llm-api-key-env), or give --llm-base-url for a local server"
-                )
-            api_key = NO_KEY
+        endpoint = resolve(config.base_url)
         self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=openai_endpoint(config),
+            api_key=_api_key(config, endpoint),
+            base_url=endpoint.url,
+            default_headers={"Authorization": endpoint.authorization} if endpoint.authorization else None,
+            default_query=dict(endpoint.query) or None,
             timeout=config.timeout_s,
             max_retries=0,  # the client retries, so that every request is booked against the budget
         )
-        self.endpoint = openai_endpoint(config)
+        self._endpoint = endpoint
+        self.endpoint = endpoint.url
+        self._identity: str | None = None
         self._mode: StructuredOutput | None = None if config.structured_output == "auto" else config.structured_output
         self._mode_lock = asyncio.Lock()
         self._trying = 0  # the structured-output mode being tried while negotiating
@@ -54,7 +74,27 @@ class OpenAICompatBackend(Backend):
 
     @property
     def identity(self) -> str:
-        return describe(self._config)[2]
+        return self._identity or describe(self._config)[2]
+
+    async def resolve_identity(self) -> str:
+        """``--llm-identity``, or the model's name with the fingerprint of what the server lists for it (asked
+        once, not booked as a call), remembered for this endpoint; when the server cannot be asked, the
+        identity last remembered here."""
+        if self._identity is None:
+            self._identity = self._config.identity or await self._probe_identity()
+        return self._identity
+
+    async def _probe_identity(self) -> str:
+        try:
+            listing = await self._client.with_options(
+                timeout=min(self._config.timeout_s, PROBE_TIMEOUT_S)
+            ).models.list()
+            entries = [entry.to_dict() for entry in listing.data]
+        except (openai.OpenAIError, ValueError, TypeError, AttributeError):  # down, no listing, or not JSON
+            return describe(self._config)[2]
+        identity = http_identity(self.model, fingerprint(entries, self.model))
+        remember_identity(self.model, self._endpoint, identity)
+        return identity
 
     @property
     def structured_output(self) -> StructuredOutput | None:
@@ -142,8 +182,8 @@ class OpenAICompatBackend(Backend):
             raise BackendError("bad_response", f"{self.endpoint}: the reply is not a chat completion: "
                                f"{str(response)[:80]!r}")  # fmt: skip
         try:
-            if not response.choices:
-                raise BackendError("empty", f"{self.endpoint}: the response has no choices")
+            if not response.choices:  # e.g. {"error": {"message": "model overloaded"}} with status 200
+                raise BackendError("bad_response", f"{self.endpoint}: {_no_choices(response)}")
             choice = response.choices[0]
             usage = response.usage
             return RawCompletion(
@@ -158,6 +198,32 @@ class OpenAICompatBackend(Backend):
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _api_key(config: LLMConfig, endpoint: Endpoint) -> str:
+    """The key the variable named by ``api_key_env`` holds; with none named, ``OPENAI_API_KEY`` for OpenAI's API
+    and no key for any other host (a key goes to another host only when the user names its variable)."""
+    name = config.api_key_env or (DEFAULT_KEY_ENV if endpoint.is_openai else None)
+    if name is None:
+        return NO_KEY
+    key = os.environ.get(name)
+    if key:
+        return key
+    if config.api_key_env is None:
+        raise MissingAPIKey(
+            f"--llm {config.llm}: set the API key in the environment variable {name} "
+            "(or choose another with --llm-api-key-env), or give --llm-base-url for a local server"
+        )
+    raise MissingAPIKey(f"--llm-api-key-env {name}: the environment variable {name} is not set")
+
+
+def _no_choices(response: ChatCompletion) -> str:
+    """Why a status-200 reply holds no answer, with the server's own message when it sent one."""
+    error = (response.model_extra or {}).get("error")
+    message = error.get("message") if isinstance(error, dict) else error
+    if message:
+        return f"the server replied with an error: {str(message)[:300]}"
+    return "the reply has no choices"
 
 
 class _Unsupported(Exception):
