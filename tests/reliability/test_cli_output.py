@@ -28,7 +28,8 @@ def test_json_output_keeps_the_model_text_as_data(fault_server, store_path):
 
 def test_a_key_echoed_by_the_server_is_not_printed(fault_server, store_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    result = _ask(fault_server, store_path, "q [fault:echokey]", "--labels", "a,b", "--llm-retries", "0")
+    named = ("--llm-api-key-env", "OPENAI_API_KEY")  # named, the key goes to this server (and may come back)
+    result = _ask(fault_server, store_path, "q [fault:echokey]", "--labels", "a,b", "--llm-retries", "0", *named)
     assert result.exit_code == 1
     assert SECRET not in result.output and "[redacted]" in result.output
 
