@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.graph import DatasetArgument
+from mentor.cli.graph import DatasetArgument, warn
 from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
 from mentor.consult import (
     STRATEGIES,
@@ -148,6 +148,7 @@ def consult(
                 stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         with LLMClient(llm_config, store=store) as client:
             consultation = make_consultation(config, client, progress=not as_json)
+            warn(consultation.graph.warnings())
             for note in consultation.split.warnings():
                 stderr.print(f"[yellow]warning:[/] split {consultation.split_name}: {note}", highlight=False,
                              soft_wrap=True)  # fmt: skip

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.options import DataRootOption
+from mentor.cli.terminal import safe_markup
 from mentor.graph import TrainConfig, load_dataset, node_features, train_node_classifier
 from mentor.graph.backbones import BACKBONES
 
@@ -26,6 +27,12 @@ DatasetArgument = Annotated[
 ]
 
 
+def warn(notes: list[str], about: str = "") -> None:
+    """Print each note as a warning on stderr (``about`` prefixes it, e.g. ``split random: ``)."""
+    for note in notes:
+        stderr.print(f"[yellow]warning:[/] {safe_markup(about + note)}", highlight=False, soft_wrap=True)
+
+
 @data_app.command()
 def describe(
     dataset: DatasetArgument,
@@ -35,14 +42,16 @@ def describe(
 ) -> None:
     """Nodes, edges, classes with counts, edge homophily, text lengths, split sizes."""
     with user_errors():
-        info = load_dataset(dataset, data_root, seed).describe()
+        graph = load_dataset(dataset, data_root, seed)
+        info = graph.describe()
+    warn(graph.warnings())
     if as_json:
         typer.echo(json.dumps(info, allow_nan=False))
         return
     table = Table(title=f"{info['name']}  ({info['source']})", show_header=False)
     table.add_row("nodes", str(info["nodes"]))
     table.add_row("edges (undirected)", str(info["edges"]))
-    table.add_row("classes", ", ".join(f"{k} {v}" for k, v in info["class_counts"].items()))
+    table.add_row("classes", ", ".join(f"{safe_markup(k)} {v}" for k, v in info["class_counts"].items()))
     table.add_row("unlabelled", str(info["unlabelled"]))
     homophily = info["edge_homophily"]
     table.add_row("edge homophily", "– (no edge between labelled nodes)" if homophily is None else f"{homophily:.3f}")
@@ -81,11 +90,11 @@ def train(
         raise typer.BadParameter(f"expected one of {', '.join(BACKBONES)}", param_hint="--model")
     with user_errors():
         graph = load_dataset(dataset, data_root, seed)
+        warn(graph.warnings())
         chosen = graph.split(split) if split in graph.splits else None
         if chosen is None:
             raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.splits)}")
-        for note in chosen.warnings():
-            stderr.print(f"[yellow]warning:[/] split {split}: {note}", highlight=False, soft_wrap=True)
+        warn(chosen.warnings(), f"split {split}: ")
         started = time.perf_counter()
         x = node_features(graph, features, progress=not as_json)
         feature_seconds = time.perf_counter() - started

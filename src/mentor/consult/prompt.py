@@ -3,12 +3,16 @@
 Templates are plain files (``system.txt``, ``user.txt`` in :mod:`string.Template` syntax) that a user can replace
 with a directory of their own. Node texts are data: each is JSON-encoded (quotes, newlines and angle brackets
 escaped) inside ``<text>…</text>``, so a text cannot close its delimiter or pose as part of the instructions.
+Class names are data too: a name that is one word (letters, digits, ``_``, ``-``, ``.``) is shown as it is, any
+other as a JSON string, so that a name cannot pose as instructions, as several classes or as a delimiter. (Plain
+names are left bare so that the prompts of the usual data sets, and the stored answers to them, stay the same.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +36,14 @@ def quote(text: str, limit: int) -> str:
     """A node text as inert data: truncated to ``limit`` characters and JSON-encoded, ``<``/``>`` escaped."""
     clipped = text if len(text) <= limit else text[:limit].rstrip() + " …"
     return json.dumps(clipped, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+_PLAIN_NAME = re.compile(r"\w[\w.\-]*")
+
+
+def class_name(name: str) -> str:
+    """A class name as shown in a prompt: bare when it is one plain word, else quoted like a node text."""
+    return name if _PLAIN_NAME.fullmatch(name) else quote(name, len(name))
 
 
 @dataclass(frozen=True)
@@ -111,10 +123,10 @@ def build_prompt(
     two_hop = sorted({w for u in one_hop for w in view.neighbours[u] if w not in seen})
     gnn_line = ""
     if options.show_gnn_prediction:
-        gnn_line = (f"GNN prediction for the target: {view.class_names[int(view.predictions[node])]} "
+        gnn_line = (f"GNN prediction for the target: {class_name(view.class_names[int(view.predictions[node])])} "
                     f"(confidence {float(view.confidence[node]):.2f})\n")  # fmt: skip
     fields = {
-        "classes": ", ".join(view.class_names),
+        "classes": ", ".join(map(class_name, view.class_names)),
         "node_text": quote(view.texts[node], options.node_text_chars)[1:-1],
         "gnn_line": gnn_line,
     }
@@ -158,9 +170,9 @@ def _tag(u: int, view: NodeView, options: PromptOptions) -> str | None:
     """The class shown for a neighbour, or None when the options hide it."""
     label = int(view.known_labels[u])
     if label >= 0:
-        return f"label: {view.class_names[label]}" if options.show_neighbour_labels else None
+        return f"label: {class_name(view.class_names[label])}" if options.show_neighbour_labels else None
     if options.show_gnn_prediction:
-        return f"GNN prediction: {view.class_names[int(view.predictions[u])]}"
+        return f"GNN prediction: {class_name(view.class_names[int(view.predictions[u])])}"
     return None
 
 
@@ -194,5 +206,5 @@ def neighbour_lists(edge_index: Tensor, num_nodes: int) -> list[list[int]]:
     return [sorted(set(n)) for n in lists]
 
 
-__all__ = ["NodeView", "PromptOptions", "build_prompt", "estimate_tokens", "load_templates", "neighbour_lists",
-           "prompt_hash", "quote"]  # fmt: skip
+__all__ = ["PLACEHOLDERS", "NodeView", "PromptOptions", "build_prompt", "class_name", "estimate_tokens",
+           "load_templates", "neighbour_lists", "prompt_hash", "quote"]  # fmt: skip

@@ -100,6 +100,26 @@ class TextGraph:
             return None
         return float(homophily(self.edge_index[:, labelled], self.y, method="edge"))
 
+    def warnings(self) -> list[str]:
+        """What makes the labels a poor basis for training or scores: a single class, classes with one labelled
+        node (no split can both train on it and score it) and classes with none (never learned)."""
+        counts = Counter(int(c) for c in self.y.tolist() if c >= 0)
+        notes = []
+        if len(counts) == 1:
+            only = self.class_names[next(iter(counts))]
+            notes.append(f"every labelled node is in one class ({only!r}): there is nothing to tell apart, and "
+                         "accuracy says nothing")  # fmt: skip
+        for count, effect in (
+            (1, "no split can both train on such a class and score it"),
+            (0, "such a class is never learned"),
+        ):
+            names = [repr(name) for c, name in enumerate(self.class_names) if counts.get(c, 0) == count]
+            if names:
+                listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                what = "one labelled node" if count else "no labelled node"
+                notes.append(f"{len(names)} class{'es' if len(names) > 1 else ''} with {what} ({listed}): {effect}")
+        return notes
+
     def describe(self) -> dict[str, Any]:
         counts = Counter(int(c) for c in self.y.tolist() if c >= 0)
         homophily_value = self.edge_homophily()

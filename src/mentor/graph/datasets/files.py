@@ -4,7 +4,7 @@ A directory holding:
 
 - ``nodes.jsonl`` | ``nodes.csv`` | ``nodes.parquet`` — one node per row: ``id`` (unique), ``text`` (non-empty),
   ``label`` (a class name; empty or missing for unlabelled nodes), optional ``split`` (``train``/``val``/``test``
-  or empty);
+  or empty). Cells are text or integers, labels one line each (see :mod:`mentor.graph.datasets.labels`);
 - ``edges.csv`` | ``edges.jsonl`` | ``edges.parquet`` (columns ``source``, ``target``) or ``edges.txt`` (two ids
   per line, ``#`` comments) — undirected; ids refer to ``nodes``' ``id``;
 - optional ``classes.txt`` — the class names, one per line, in class-id order. Without it the classes are the
@@ -24,11 +24,12 @@ import torch
 from torch_geometric.data import Data
 
 from mentor.errors import DataError
-from mentor.graph.datasets._common import not_a_directory, not_a_file, undirected
+from mentor.graph.datasets._common import csv_table, not_a_directory, not_a_file, undirected
+from mentor.graph.datasets.labels import LabelReader, cell, class_file
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
-from mentor.readers import check_utf8, jsonl_objects, utf8_lines
+from mentor.readers import jsonl_objects, utf8_lines
 
 _SUFFIXES = (".jsonl", ".csv", ".parquet")
 _SPLIT_VALUES = ("train", "val", "test", "")
@@ -49,25 +50,23 @@ def _find(directory: Path, stem: str, suffixes: tuple[str, ...]) -> Path:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) pairs; line numbers count the CSV header, rows of a Parquet file count from 1."""
+    """(line number, row) pairs; line numbers count the CSV header, rows of a Parquet file count from 1. A column
+    that appears twice is an error."""
     if path.suffix == ".jsonl":
         yield from jsonl_objects(path)
         return
     if path.suffix == ".csv":
-        check_utf8(path)
+        yield from csv_table(path)[1]
+        return
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False) if path.suffix == ".csv" else pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except (ValueError, OSError) as error:
         raise DataError(f"cannot be read ({error})", file=path) from None
-    offset = 2 if path.suffix == ".csv" else 1
+    repeated = [str(c) for c in frame.columns[frame.columns.duplicated()]]
+    if repeated:
+        raise DataError(f"column {repeated[0]!r} appears more than once", file=path, field=repeated[0])
     for index, row in enumerate(frame.to_dict("records")):
-        yield index + offset, row
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None or NaN
-        return ""
-    return str(value).strip()
+        yield index + 1, row
 
 
 def load_files(directory: Path, seed: int = 0) -> TextGraph:
@@ -78,14 +77,11 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
     nodes_path = _find(directory, "nodes", _SUFFIXES)
     edges_path = _find(directory, "edges", (*_SUFFIXES, ".txt"))
     classes_path = directory / "classes.txt"
-    class_names = None
     problem = not_a_file(classes_path)
     if problem:
         raise DataError(problem, file=classes_path)
-    if classes_path.is_file():
-        class_names = [line.strip() for _, line in utf8_lines(classes_path) if line.strip()]
-        if len(set(class_names)) != len(class_names) or not class_names:
-            raise DataError("class names must be distinct and at least one", file=classes_path)
+    class_names = class_file(classes_path) if classes_path.is_file() else None
+    label_reader = LabelReader(nodes_path, class_names, classes_path)
 
     ids: dict[str, int] = {}
     texts: list[str] = []
@@ -96,20 +92,17 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
         for column in ("id", "text"):
             if column not in row:
                 raise DataError("missing", file=nodes_path, line=number, field=column)
-        node_id = _text(row["id"])
+        node_id = cell(row["id"], nodes_path, number, "id")
         if not node_id:
             raise DataError("empty node id", file=nodes_path, line=number, field="id")
         if node_id in ids:
             raise DataError(f"duplicate node id {node_id!r} (first on an earlier row)", file=nodes_path, line=number,
                             field="id")  # fmt: skip
-        text = _text(row["text"])
+        text = cell(row["text"], nodes_path, number, "text")
         if not text:
             raise DataError(f"node {node_id!r} has an empty text", file=nodes_path, line=number, field="text")
-        label = _text(row.get("label"))
-        if class_names is not None and label and label not in class_names:
-            raise DataError(f"label {label!r} is not one of the classes in {classes_path.name}: {class_names}",
-                            file=nodes_path, line=number, field="label")  # fmt: skip
-        part = _text(row.get("split")).lower()
+        label = label_reader.read(row.get("label"), number)
+        part = cell(row.get("split"), nodes_path, number, "split").lower()
         if part not in _SPLIT_VALUES:
             raise DataError(f"split {part!r}: expected train, val, test or empty", file=nodes_path, line=number,
                             field="split")  # fmt: skip
@@ -167,4 +160,4 @@ def _edge_rows(path: Path) -> Iterator[tuple[int, str, str]]:
         for field in ("source", "target"):
             if field not in row:
                 raise DataError("missing", file=path, line=number, field=field)
-        yield number, _text(row["source"]), _text(row["target"])
+        yield number, cell(row["source"], path, number, "source"), cell(row["target"], path, number, "target")
