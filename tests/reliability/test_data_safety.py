@@ -51,6 +51,7 @@ def test_a_pickle_planted_among_the_raw_files_is_refused_and_never_run(tmp_path,
     planted.write_bytes(pickle.dumps(_Planted(marker)))
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # PyG's progress lines show, as outside the tests
     result = runner.invoke(app, ["data", "describe", dataset, "--data-root", str(root)])
     assert not marker.exists()
     assert result.exit_code == 1, result.output

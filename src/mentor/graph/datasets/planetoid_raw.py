@@ -114,6 +114,15 @@ read_planetoid_data = _with_safe_reader(pyg_planetoid.read_planetoid_data)
 class SafePlanetoid(Planetoid):
     """PyG's ``Planetoid`` whose raw files are read by :func:`read_raw_file` (not with its ``geom-gcn`` split)."""
 
+    @property
+    def log(self) -> bool:
+        """Off: PyG's "Processing..." and "Done!" lines would stand before mentor's own output or error."""
+        return False
+
+    @log.setter
+    def log(self, value: bool) -> None:
+        pass
+
     def process(self) -> None:
         if self.split == "geom-gcn":
             raise ValueError("SafePlanetoid does not read the geom-gcn split files")
