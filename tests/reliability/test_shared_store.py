@@ -36,7 +36,7 @@ def test_a_claim_of_a_process_that_is_gone_is_taken_over(tmp_path, fault_server)
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
         key = request.key(client.identity)
-        assert client.store.claim(key, f"{socket.gethostname()}:{dead.pid}:killed-run", ttl_s=3600)
+        assert client.store.claim(key, f"{socket.gethostname()}:{dead.pid}:killed-run", 3600)
         started = time.monotonic()
         result = client.complete(request)
     assert result.ok and result.label == "b" and time.monotonic() - started < 5

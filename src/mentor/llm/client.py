@@ -12,6 +12,7 @@ detail); they never raise mid-batch.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import label_distribution
 from mentor.llm.output import FailureReason, InvalidOutput, Labels, parse_output
 from mentor.llm.secrets import redact
-from mentor.llm.store import ResponseStore, claim_owner
+from mentor.llm.store import Claim, ResponseStore, StoreError, claim_owner
 from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
 from mentor.paths import default_store_path
 
@@ -40,6 +41,11 @@ T = TypeVar("T")
 BACKOFF_S, MAX_BACKOFF_S, MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
 #: How often a request claimed by another process is looked for in the store.
 CLAIM_POLL_S = 0.2
+#: A claim lapses unless renewed within this many seconds: its owner renews it every third of that while asking,
+#: and a claim seen unchanged for a whole lease (a dead process, on any host) is taken over.
+CLAIM_LEASE_S = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class _NoReply(Exception):
@@ -126,9 +132,7 @@ class LLMClient:
         self._backend_lock = asyncio.Lock()
         self._identity_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future[Result]] = {}
-        # A claim outlives the longest a request can take (every retry timing out, plus the waits between).
-        attempts = (self.config.max_retries + 1) * (self.config.invalid_output_retries + 1)
-        self._claim_ttl_s = attempts * (self.config.timeout_s + MAX_RETRY_AFTER_S)
+        self._announced: set[str] = set()  # owners of claims this client was told to wait for
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -254,17 +258,47 @@ class LLMClient:
         """Ask (at most ``concurrency`` at once) unless another process on the same store is asking the same
         request: then wait for its answer, so that concurrent runs on one store pay once."""
         async with self._semaphore:
-            owner = claim_owner(self.run_id)
-            while not self.store.claim(key, owner, self._claim_ttl_s):
+            owner, watch, stale = claim_owner(self.run_id), _ClaimWatch(), None
+            while not self.store.claim(key, owner, CLAIM_LEASE_S, take_over=stale):
                 stored = self.store.get(key, run_id=self.run_id)
                 if stored is not None:
                     self.hits += 1
                     return stored
-                await asyncio.sleep(CLAIM_POLL_S)
+                holder = self.store.holder(key)
+                stale = watch.stale(holder)
+                if holder is not None and stale is None:
+                    self._announce_wait(holder)
+                    await asyncio.sleep(CLAIM_POLL_S)
+            heartbeat = asyncio.ensure_future(self._keep_claim(key, owner))
             try:
                 return await self._ask(request, key)
             finally:
+                heartbeat.cancel()
                 self.store.release(key, owner)
+
+    async def _keep_claim(self, key: str, owner: str) -> None:
+        """Renew this process's claim on ``key`` while it asks, so that others wait for it rather than pay again."""
+        while True:
+            await asyncio.sleep(CLAIM_LEASE_S / 3)
+            try:
+                if not self.store.renew(key, owner, CLAIM_LEASE_S):
+                    return  # released by the user (`mentor llm claims --release`): another process may ask too
+            except StoreError:  # the claim lapses: at worst another process pays for this request too
+                return
+
+    def _announce_wait(self, holder: Claim) -> None:
+        """Say, once per owner, that this run waits for requests another process has claimed."""
+        if holder.owner in self._announced:
+            return
+        self._announced.add(holder.owner)
+        held = sum(claim.owner == holder.owner for claim in self.store.claims())
+        lapse = time.strftime("%H:%M:%S", time.localtime(time.time() + CLAIM_LEASE_S))
+        log.warning(
+            "waiting for %d request(s) claimed in %s by %s (another process asking them, on this or another host); "
+            "if it stops renewing its claims they lapse by %s and this run asks them itself "
+            "(`mentor llm claims --release --store %s` frees them now)",
+            held, self.store.path, holder.owner, lapse, self.store.path,
+        )  # fmt: skip
 
     async def _ask(self, request: ChatRequest, key: str) -> Result:
         backend = await self._get_backend()
@@ -352,6 +386,23 @@ class LLMClient:
         if reason != "budget":
             self.store.record_failure(failure, run_id=self.run_id)
         return failure
+
+
+class _ClaimWatch:
+    """Tells a claim nobody renews: one seen unchanged (same owner, same expiry) for a whole lease of this host's
+    clock, whatever the owner's host, pid or stated expiry."""
+
+    def __init__(self) -> None:
+        self._seen: Claim | None = None
+        self._since = time.monotonic()
+
+    def stale(self, holder: Claim | None) -> Claim | None:
+        """``holder`` if it has not changed for a lease (take it over), else ``None``."""
+        now = time.monotonic()
+        if holder != self._seen:
+            self._seen, self._since = holder, now
+            return None
+        return holder if holder is not None and now - self._since > CLAIM_LEASE_S else None
 
 
 def _backoff(retry: int, retry_after: float | None) -> float:

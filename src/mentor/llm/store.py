@@ -3,23 +3,36 @@
 Every answer is committed the moment it arrives, so a run killed at any point and started again repeats no
 completed call. Failures are logged in their own table and never served as answers. The store exports to and
 imports from JSONL, to share or replay the raw LLM outputs of an experiment.
+
+A store is marked as mentor's (``PRAGMA application_id``) with its schema version (``PRAGMA user_version``): a
+SQLite file of another program, or of a newer mentor, is refused untouched. A store that cannot be written is
+opened read-only (every reading operation works; a write says "read-only"). A row that cannot be decoded is
+skipped with a warning naming it, never served, and replaced when its answer comes again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from mentor.llm.types import ChatRequest, Completion, Failure, Usage
+
+log = logging.getLogger(__name__)
+
+#: ``PRAGMA application_id`` of a mentor response store (the bytes "mntr").
+APPLICATION_ID = 0x6D6E7472
+#: ``PRAGMA user_version`` of the schema below; a store with a higher one was written by a newer mentor.
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -73,6 +86,17 @@ _EXPORT_FIELDS = (
 _JSON_FIELDS = ("request", "parsed", "label_probs")
 #: Export fields added after the first release: an older export without them still imports.
 _OPTIONAL_FIELDS = ("label_probs",)
+#: The columns of each table (``label_probs`` may be missing from an old store: it is added on open).
+_COLUMNS = {
+    "responses": _EXPORT_FIELDS,
+    "failures": ("id", "key", "model", "reason", "detail", "attempts", "prompt_tokens", "completion_tokens",
+                 "created", "run_id"),
+    "claims": ("key", "owner", "expires"),
+    "hits": ("id", "key", "model", "created", "run_id"),
+}  # fmt: skip
+_RESTORE = (
+    "restore it from an earlier `mentor llm export` (`mentor llm import` into a new store) or choose another --store"
+)
 
 
 class StoreError(RuntimeError):
@@ -95,30 +119,156 @@ class ModelStats:
         return self.hits / served if served else 0.0
 
 
-class ResponseStore:
-    """SQLite-backed store of completed LLM responses, safe to share between threads and processes."""
+@dataclass(frozen=True)
+class Claim:
+    """A process asking for ``key`` right now; it renews ``expires`` while it asks."""
 
-    def __init__(self, path: str | Path) -> None:
+    key: str
+    owner: str
+    expires: float
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored answer that cannot be decoded: ``row`` is its SQLite rowid, ``key`` its key where readable."""
+
+    row: int
+    key: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}" + (f" (key {self.key})" if self.key else "") + f": {self.reason}"
+
+
+class ResponseStore:
+    """SQLite-backed store of completed LLM responses, safe to share between threads and processes.
+
+    Args:
+        path: the store file (created, with its directory, unless ``readonly``).
+        readonly: ``True`` opens it for reading only (``mode=ro``; no file is created or changed); ``None`` (the
+            default) does so when the file or its directory cannot be written; a write then raises
+            :class:`StoreError` saying "read-only".
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool | None = None) -> None:
         self.path = Path(path).expanduser()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._unreadable: set[str] = set()  # keys of undecodable rows: named once, replaced when answered again
+        self._refuse_empty()
+        self.readonly = _not_writable(self.path) if readonly is None else readonly
+        try:
+            self._db = self._open(fall_back=readonly is None)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self.path}: not a usable mentor response store ({error}); {_RESTORE}") from None
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot open or create the response store ({error.strerror or error})") \
+                from None  # fmt: skip
+
+    def _open(self, *, fall_back: bool) -> sqlite3.Connection:
+        """Connect as ``self.readonly`` says; with ``fall_back``, a file SQLite finds read-only opens read-only."""
+        if self.readonly:
+            return self._open_readonly()
+        try:
+            return self._open_readwrite()
+        except sqlite3.OperationalError as error:
+            if not (fall_back and _errorname(error).startswith("SQLITE_READONLY") and self.path.is_file()):
+                raise
+        self.readonly = True  # writable by its permissions, yet not (a read-only file system, an immutable file)
+        return self._open_readonly()
+
+    def _refuse_empty(self) -> None:
         if _empty_for_long(self.path):
             # mentor writes a store's header the moment it creates it, so an empty file that is not brand new (being
             # created by another process) is a truncated or wrongly chosen one: it would silently become a new store.
             raise StoreError(f"{self.path}: an empty file (0 bytes), not a mentor response store; if it was a store, "
                              "its answers are lost (restore it from a `mentor llm export` copy); otherwise remove "
                              "the file or choose another --store")  # fmt: skip
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(target, timeout=30.0, check_same_thread=False, isolation_level=None, uri=uri)
+
+    def _open_readwrite(self) -> sqlite3.Connection:
+        """Open (or create) the store for writing: refuse a foreign or newer file untouched, then create or mark."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._closed = False
+        db = self._connect(str(self.path))
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
-            if "label_probs" not in columns:  # a store written before label probabilities existed
-                self._db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self.path}: not a usable mentor response store ({error})") from None
+            self._admit(db)  # reads only: a refused file is left exactly as it was
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._admit(db) == "legacy":
+                    columns = _columns(db, "responses")
+                    if "label_probs" not in columns:  # a store written before label probabilities existed
+                        db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """Open the store with ``mode=ro``; in a directory that cannot be written (no ``-shm`` file can be made),
+        as ``immutable`` when no ``-wal`` file holds answers not yet in the main file."""
+        if not self.path.is_file():
+            raise StoreError(f"{self.path}: no response store here (set --store or MENTOR_STORE)")
+        uri = self.path.resolve().as_uri()
+        db = self._connect(f"{uri}?mode=ro", uri=True)
+        try:
+            self._admit(db)
+            return db
+        except sqlite3.OperationalError as error:
+            db.close()
+            if not _errorname(error).startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+                raise
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size:
+                raise StoreError(f"{self.path}: read-only, and its write-ahead log {wal.name} holds answers that "
+                                 "only a writer can fold in; copy the store with its -wal file into a writable "
+                                 "directory") from None  # fmt: skip
+        db = self._connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        try:
+            self._admit(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _admit(self, db: sqlite3.Connection) -> str:
+        """What the open file is ("new", "mentor" or "legacy": an unmarked store of an earlier mentor); a file of
+        another program, or of a newer mentor, is a :class:`StoreError` (nothing is written before this)."""
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if application_id not in (0, APPLICATION_ID):
+            raise StoreError(f"{self.path}: not a mentor response store (a SQLite database of another program, "
+                             f"application_id 0x{application_id:08x}); choose another --store")  # fmt: skip
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: written by a newer mentor (store schema version {version}; this mentor "
+                             f"reads up to {SCHEMA_VERSION}); upgrade mentor or choose another --store")  # fmt: skip
+        if application_id == APPLICATION_ID:
+            return "mentor"
+        if not tables:
+            if self.readonly:
+                raise StoreError(f"{self.path}: an empty database, not yet a mentor response store")
+            return "new"
+        missing = [c for c in _EXPORT_FIELDS if c not in _OPTIONAL_FIELDS and c not in _columns(db, "responses")]
+        if missing:
+            what = "has no `responses` table" if "responses" not in tables else \
+                f"its `responses` table lacks mentor's column(s) {', '.join(missing)}"  # fmt: skip
+            raise StoreError(
+                f"{self.path}: not a mentor response store (a SQLite database with tables "
+                f"{', '.join(sorted(tables))}; {what}); it was left untouched: choose another --store"
+            )
+        return "legacy"
 
     def close(self) -> None:
         with self._lock:
@@ -126,25 +276,34 @@ class ResponseStore:
             self._closed = True
 
     @contextmanager
-    def _sql(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock; a damaged database file becomes a :class:`StoreError` naming it."""
+    def _sql(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; SQLite's errors become a :class:`StoreError` naming the file."""
         with self._lock:
             if self._closed:
                 raise StoreError(f"{self.path}: the response store was used after it was closed")
+            if write and self.readonly:
+                raise StoreError(self._readonly_message())
             try:
                 yield self._db
             except sqlite3.DatabaseError as error:
-                raise StoreError(
-                    f"{self.path}: the response store is damaged ({error}); `mentor llm check --store "
-                    f"{self.path}` lists what is wrong; restore it from an earlier `mentor llm export`, or choose "
-                    "another --store"
-                ) from None
+                raise StoreError(self._explain(error)) from None
 
-    def check(self) -> list[str]:
-        """SQLite's integrity check of the store: ``[]`` when it is sound, else the problems it found."""
-        with self._sql() as db:
-            rows = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
-        return [] if rows == ["ok"] else rows
+    def _readonly_message(self, error: object = "the file or its directory cannot be written") -> str:
+        return (
+            f"{self.path}: the response store is read-only ({error}); reading works (`mentor llm stats`, "
+            "`export`, `check`), but this needs to write to it: make it writable, or copy it and use the copy"
+        )
+
+    def _explain(self, error: sqlite3.DatabaseError) -> str:
+        name = _errorname(error)
+        if name.startswith("SQLITE_READONLY"):
+            return self._readonly_message(error)
+        if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR"):
+            return f"{self.path}: the response store cannot be written ({error}); free space or choose another --store"
+        if "no such column" in str(error) or "no such table" in str(error):
+            return f"{self.path}: the response store lacks part of mentor's schema ({error}); {_RESTORE}"
+        return (f"{self.path}: the response store is damaged ({error}); `mentor llm export --store {self.path} "
+                f"FILE` saves the answers that can still be read; {_RESTORE}")  # fmt: skip
 
     def __enter__(self) -> ResponseStore:
         return self
@@ -152,45 +311,75 @@ class ResponseStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- soundness -----------------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Every problem found: SQLite's integrity check, the schema (tables and columns), and each stored answer
+        decoded and validated as an import would. ``[]`` when the store is sound."""
+        problems = []
+        with self._sql() as db:
+            try:
+                rows = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+                problems += [] if rows == ["ok"] else rows
+                for table, wanted in _COLUMNS.items():
+                    have = _columns(db, table)
+                    if not have:
+                        problems.append(f"table {table!r} is missing")
+                    elif missing := [column for column in wanted if column not in have]:
+                        problems.append(f"table {table!r} lacks column(s) {', '.join(missing)}")
+            except sqlite3.DatabaseError as error:
+                problems.append(f"SQLite cannot check it: {error}")
+        if any(problem.startswith("table 'responses'") for problem in problems):
+            return problems
+        skipped: list[Unreadable] = []
+        try:
+            for record in self.iter_records(skipped):
+                try:
+                    _row_from_record(record, f"key {record['key']}")
+                except StoreError as error:
+                    problems.append(str(error))
+        except StoreError as error:
+            problems.append(str(error))
+        return problems + [str(row) for row in skipped]
+
     # -- answers -------------------------------------------------------------------------------------------
 
     def get(self, key: str, *, run_id: str) -> Completion | None:
-        """The stored answer for ``key`` (logged as a hit for ``run_id``), or ``None``."""
+        """The stored answer for ``key`` (logged as a hit for ``run_id``), or ``None``. A row that cannot be
+        decoded counts as no answer; it is named once, as a warning."""
         with self._sql() as db:
             row = db.execute(
                 "SELECT text, parsed, label, repaired, prompt_tokens, completion_tokens, cost, latency_s,"
-                " model, endpoint, created, run_id, label_probs FROM responses WHERE key = ?",
+                " model, endpoint, created, run_id, label_probs, rowid FROM responses WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
                 return None
-            db.execute(
-                "INSERT INTO hits (key, model, created, run_id) VALUES (?, ?, ?, ?)",
-                (key, row[8], time.time(), run_id),
-            )
-        return Completion(
-            key=key,
-            text=row[0],
-            parsed=None if row[1] is None else json.loads(row[1]),
-            label=row[2],
-            repaired=bool(row[3]),
-            usage=Usage(prompt_tokens=row[4], completion_tokens=row[5]),
-            cost=row[6],
-            latency_s=row[7],
-            model=row[8],
-            endpoint=row[9],
-            created=row[10],
-            run_id=row[11],
-            label_probs=None if row[12] is None else json.loads(row[12]),
-            cached=True,
-        )
+            try:
+                completion = _completion(key, row)
+            except (ValueError, TypeError) as error:
+                self._skip(Unreadable(row[13], key, _reason(error)))
+                return None
+            if not self.readonly:  # a read-only store serves answers without logging the hit
+                db.execute(
+                    "INSERT INTO hits (key, model, created, run_id) VALUES (?, ?, ?, ?)",
+                    (key, row[8], time.time(), run_id),
+                )
+        return completion
+
+    def _skip(self, row: Unreadable) -> None:
+        if row.key not in self._unreadable:
+            self._unreadable.add(row.key or "")
+            log.warning("warning: %s: stored answer %s cannot be read; it is treated as not stored and replaced "
+                        "when asked again", self.path, row)  # fmt: skip
 
     def put(self, completion: Completion, request: ChatRequest, model_identity: str) -> None:
-        """Commit a fresh answer immediately (autocommit: durable before the caller sees it)."""
-        with self._sql() as db:
+        """Commit a fresh answer immediately (autocommit: durable before the caller sees it). An existing answer is
+        kept, unless its row could not be read."""
+        verb = "INSERT OR REPLACE" if completion.key in self._unreadable else "INSERT OR IGNORE"
+        with self._sql(write=True) as db:
             db.execute(
-                f"INSERT OR IGNORE INTO responses ({', '.join(_EXPORT_FIELDS)})"
-                f" VALUES ({', '.join('?' * len(_EXPORT_FIELDS))})",
+                f"{verb} INTO responses ({', '.join(_EXPORT_FIELDS)}) VALUES ({', '.join('?' * len(_EXPORT_FIELDS))})",
                 (
                     completion.key,
                     completion.model,
@@ -210,9 +399,10 @@ class ResponseStore:
                     None if completion.label_probs is None else json.dumps(completion.label_probs),
                 ),
             )
+        self._unreadable.discard(completion.key)
 
     def record_failure(self, failure: Failure, *, run_id: str) -> None:
-        with self._sql() as db:
+        with self._sql(write=True) as db:
             db.execute(
                 "INSERT INTO failures (key, model, reason, detail, attempts, prompt_tokens,"
                 " completion_tokens, created, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -231,29 +421,59 @@ class ResponseStore:
 
     # -- claims: one process at a time asks for a key ------------------------------------------------------
 
-    def claim(self, key: str, owner: str, ttl_s: float) -> bool:
-        """Mark ``key`` as being asked by ``owner`` for at most ``ttl_s`` seconds. ``False`` when the answer is
-        already stored or another live claim holds the key (then wait for its answer: :meth:`get`). A claim of a
-        process that is gone (same host, pid not running) or past its time is taken over."""
+    def claim(self, key: str, owner: str, lease_s: float, *, take_over: Claim | None = None) -> bool:
+        """Mark ``key`` as being asked by ``owner`` for ``lease_s`` seconds (renew it with :meth:`renew` while
+        asking). ``False`` when the answer is already stored or another live claim holds the key (then wait for its
+        answer: :meth:`get`). A claim past its time, of a process that is gone (same host, pid not running), or
+        equal to ``take_over`` (one seen unrenewed for a whole lease) is taken over."""
         now = time.time()
-        with self._sql() as db:
+        with self._sql(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                if db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone():
+                if (
+                    key not in self._unreadable
+                    and db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone()
+                ):
                     return False
                 row = db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
-                if row is not None and row[0] != owner and row[1] > now and _alive(row[0]):
+                if row is not None and row[0] != owner and row[1] > now and _alive(row[0]) and \
+                        Claim(key, *row) != take_over:  # fmt: skip
                     return False
                 db.execute("INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
-                           (key, owner, now + ttl_s))  # fmt: skip
+                           (key, owner, now + lease_s))  # fmt: skip
                 return True
             finally:
                 db.execute("COMMIT")
 
+    def renew(self, key: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s claim on ``key`` by ``lease_s`` seconds from now; ``False`` if it no longer holds it."""
+        with self._sql(write=True) as db:
+            cursor = db.execute("UPDATE claims SET expires = ? WHERE key = ? AND owner = ?",
+                                (time.time() + lease_s, key, owner))  # fmt: skip
+            return cursor.rowcount > 0
+
     def release(self, key: str, owner: str) -> None:
         """Drop ``owner``'s claim on ``key`` (answered, or failed: another process may then try)."""
-        with self._sql() as db:
+        with self._sql(write=True) as db:
             db.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def holder(self, key: str) -> Claim | None:
+        """The claim on ``key``, if any."""
+        with self._sql() as db:
+            row = db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+        return None if row is None else Claim(key, *row)
+
+    def claims(self) -> list[Claim]:
+        """Every claim in the store, by owner."""
+        with self._sql() as db:
+            rows = db.execute("SELECT key, owner, expires FROM claims ORDER BY owner, key").fetchall()
+        return [Claim(*row) for row in rows]
+
+    def release_claims(self, owner: str | None = None) -> int:
+        """Drop every claim (or ``owner``'s); returns how many. A process still asking then just pays again."""
+        where, args = ("WHERE owner = ?", (owner,)) if owner else ("", ())
+        with self._sql(write=True) as db:
+            return db.execute(f"DELETE FROM claims {where}", args).rowcount
 
     def __contains__(self, key: str) -> bool:
         with self._sql() as db:
@@ -309,31 +529,55 @@ class ResponseStore:
 
     # -- JSONL exchange ------------------------------------------------------------------------------------
 
-    def iter_records(self) -> Iterator[dict[str, Any]]:
-        with self._sql() as db:
-            rows = db.execute(f"SELECT {', '.join(_EXPORT_FIELDS)} FROM responses ORDER BY created").fetchall()
-        for row in rows:
-            record = dict(zip(_EXPORT_FIELDS, row, strict=True))
-            for field in _JSON_FIELDS:
-                if record[field] is not None:
-                    record[field] = json.loads(record[field])
-            record["repaired"] = bool(record["repaired"])
-            yield record
+    def iter_records(self, skipped: list[Unreadable] | None = None) -> Iterator[dict[str, Any]]:
+        """Every readable stored answer as an export record, oldest first. A row that cannot be read (a cell that
+        is not JSON, a damaged page) is left out and, if ``skipped`` is given, appended to it."""
+        skipped = [] if skipped is None else skipped
+        records = []
+        for rowid, row in self._rows(skipped):
+            try:
+                records.append(_record(row))
+            except (ValueError, TypeError) as error:
+                key = row[0] if isinstance(row[0], str) else None
+                skipped.append(Unreadable(rowid, key, _reason(error)))
+        records.sort(key=lambda record: record["created"] if isinstance(record["created"], int | float) else 0)
+        yield from records
 
-    def export_jsonl(self, out: TextIO) -> int:
+    def _rows(self, skipped: list[Unreadable]) -> list[tuple[int, tuple[Any, ...]]]:
+        """(rowid, row) of every answer; when a damaged page stops the scan, row by row, skipping those that fail."""
+        select = f"SELECT rowid, {', '.join(_EXPORT_FIELDS)} FROM responses"
+        with self._sql() as db:
+            try:
+                return [(row[0], row[1:]) for row in db.execute(select).fetchall()]
+            except sqlite3.DatabaseError as error:
+                if _errorname(error) == "SQLITE_ERROR":  # the schema, not the data: nothing to salvage row by row
+                    raise
+            rows = []
+            for rowid in range(1, (db.execute("SELECT MAX(rowid) FROM responses").fetchone()[0] or 0) + 1):
+                try:
+                    row = db.execute(f"{select} WHERE rowid = ?", (rowid,)).fetchone()
+                except sqlite3.DatabaseError as error:
+                    skipped.append(Unreadable(rowid, None, f"cannot be read ({error})"))
+                    continue
+                if row is not None:
+                    rows.append((row[0], row[1:]))
+        return rows
+
+    def export_jsonl(self, out: TextIO, skipped: list[Unreadable] | None = None) -> int:
+        """Write every readable answer as one JSON line; rows that cannot be read go to ``skipped``."""
         count = 0
-        for record in self.iter_records():
+        for record in self.iter_records(skipped):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         return count
 
-    def import_jsonl(self, source: TextIO, *, name: str = "<input>") -> tuple[int, int]:
-        """Add the records of an exported file; returns (added, already present).
+    def import_jsonl(self, source: Iterable[str], *, name: str = "<input>") -> tuple[int, int]:
+        """Add the records of an exported file (its lines); returns (added, already present).
 
         The whole file is validated first: a bad line raises :class:`StoreError` naming it, and nothing is added.
         """
         rows = [_record_to_row(line, number, name) for number, line in enumerate(source, 1) if line.strip()]
-        with self._sql() as db:
+        with self._sql(write=True) as db:
             before = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
             db.execute("BEGIN")
             try:
@@ -362,13 +606,78 @@ def _empty_for_long(path: Path) -> bool:
     return path.is_file() and stat.st_size == 0 and time.time() - stat.st_mtime > NEW_FILE_S
 
 
+def _not_writable(path: Path) -> bool:
+    """Whether an existing store cannot be written (the file, or its directory where SQLite keeps its -shm and
+    -wal files)."""
+    try:
+        return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    except OSError:
+        return False
+
+
+def _errorname(error: sqlite3.Error) -> str:
+    return getattr(error, "sqlite_errorname", "") or ""
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg})"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _json_cell(value: Any, field: str) -> Any:
+    """A JSON column's value decoded; a cell that is not JSON text is a ValueError naming the column."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"column {field!r} holds a {type(value).__name__}, not JSON text")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"column {field!r} is not valid JSON ({error.msg})") from None
+
+
+def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An export record from a ``responses`` row (in ``_EXPORT_FIELDS`` order), its JSON columns decoded."""
+    record = dict(zip(_EXPORT_FIELDS, row, strict=True))
+    for field in _JSON_FIELDS:
+        record[field] = _json_cell(record[field], field)
+    record["repaired"] = bool(record["repaired"])
+    return record
+
+
+def _completion(key: str, row: tuple[Any, ...]) -> Completion:
+    """The stored answer in a row of :meth:`ResponseStore.get`'s query; ValueError if a cell cannot be decoded."""
+    return Completion(
+        key=key,
+        text=row[0],
+        parsed=_json_cell(row[1], "parsed"),
+        label=row[2],
+        repaired=bool(row[3]),
+        usage=Usage(prompt_tokens=row[4], completion_tokens=row[5]),
+        cost=row[6],
+        latency_s=row[7],
+        model=row[8],
+        endpoint=row[9],
+        created=row[10],
+        run_id=row[11],
+        label_probs=_json_cell(row[12], "label_probs"),
+        cached=True,
+    )
+
+
 def claim_owner(run_id: str) -> str:
     """Who holds a claim: this host, this process and the run."""
     return f"{socket.gethostname()}:{os.getpid()}:{run_id}"
 
 
 def _alive(owner: str) -> bool:
-    """Whether the process named in a claim may still be running (unknown hosts are assumed alive)."""
+    """Whether the process named in a claim may still be running (unknown hosts are assumed alive: their claims
+    lapse unless renewed)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
@@ -390,6 +699,11 @@ def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
         raise StoreError(f"{where}: not valid JSON ({error.msg})") from None
     if not isinstance(record, dict):
         raise StoreError(f"{where}: expected a JSON object")
+    return _row_from_record(record, where)
+
+
+def _row_from_record(record: dict[str, Any], where: str) -> tuple[Any, ...]:
+    """The ``responses`` row of an export record, validated: a bad field is a :class:`StoreError` after ``where``."""
     for optional in _OPTIONAL_FIELDS:
         record.setdefault(optional, None)
     missing = [field for field in _EXPORT_FIELDS if field not in record]
@@ -398,6 +712,8 @@ def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
     for field in ("key", "model", "model_identity", "endpoint", "text", "run_id"):
         if not isinstance(record[field], str):
             raise StoreError(f"{where}: field {field!r} must be a string")
+    if record["label"] is not None and not isinstance(record["label"], str):
+        raise StoreError(f"{where}: field 'label' must be null or a string")
     try:
         request = ChatRequest.model_validate(record["request"])
     except ValueError as error:
