@@ -1,31 +1,61 @@
-"""Reading users' text files: UTF-8 line by line, and JSON Lines, with errors that name the file and line."""
+"""Reading users' text files: UTF-8 line by line, and JSON Lines, with errors that name the file and line.
+
+Line-by-line readers take a gzip-compressed file as well, recognised by its first bytes (not its name).
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mentor.errors import DataError
 
+#: The first two bytes of every gzip file.
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether ``path`` starts like a gzip file."""
+    with Path(path).open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
 
 def utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a UTF-8 file; a line that is not UTF-8 is a :class:`DataError` naming the line
-    and the column of the first bad byte (Python's own error counts bytes from the start of the file)."""
-    with Path(path).open("rb") as handle:
-        for number, raw in enumerate(handle, 1):
+    """``(line number, text)`` of a UTF-8 file, gzip-compressed or not; a line that is not UTF-8 is a
+    :class:`DataError` naming the line and the column of the first bad byte (Python's own error counts bytes from
+    the start of the file), and so is a compressed stream that breaks off or is corrupt."""
+    compressed = is_gzip(path)
+    with Path(path).open("rb") as raw:
+        handle: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+        lines = enumerate(handle, 1)
+        number = 0
+        while True:
             try:
-                yield number, raw.decode("utf-8")
+                number, line = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError, zlib.error) as error:
+                if not compressed:
+                    raise
+                raise DataError(f"the gzip data is damaged or cut off ({error})", file=path, line=number + 1) from None
+            try:
+                yield number, line.decode("utf-8")
             except UnicodeDecodeError as error:
                 raise DataError(
-                    f"not UTF-8: byte 0x{raw[error.start]:02x} at column {error.start + 1} (save the file as UTF-8)",
+                    f"not UTF-8: byte 0x{line[error.start]:02x} at column {error.start + 1} (save the file as UTF-8)",
                     file=path, line=number,
                 ) from None  # fmt: skip
 
 
 def check_utf8(path: Path) -> None:
-    """Raise :class:`DataError` at the first line of ``path`` that is not UTF-8."""
+    """Raise :class:`DataError` at the first line of ``path`` that is not UTF-8 (a gzip file is refused: the
+    readers that call this read plain text)."""
+    if is_gzip(path):
+        raise DataError("gzip-compressed; decompress it first (e.g. gunzip)", file=path)
     for _ in utf8_lines(path):
         pass
 

@@ -110,3 +110,35 @@ def test_stats_of_a_missing_store(tmp_path):
 def test_models_lists_the_builtins():
     result = runner.invoke(app, ["llm", "models"])
     assert result.exit_code == 0 and "local:smollm2-135m" in result.output
+
+
+def test_repeated_labels_are_a_clear_option_error(store_path):
+    result = runner.invoke(app, ["llm", "ask", "q", "--store", str(store_path), "--labels", "a,b,a"])
+    flat = " ".join(result.output.replace("│", " ").split())  # the error box wraps lines
+    assert result.exit_code == 2 and "--labels" in flat and "'a' given more than once" in flat
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_store_path_too_long_for_the_file_system_is_one_error(server, tmp_path):
+    store = tmp_path / ("d" * 300) / "responses.sqlite"
+    result = _ask(server, store, "hello")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "File name too long" in result.output and "cannot open or create the response store" in result.output
+    assert server.count("hello") == 0
+
+
+def test_claims_are_listed_and_released(tmp_path):
+    from mentor.llm import ResponseStore
+
+    store = tmp_path / "s.sqlite"
+    with ResponseStore(store) as db:
+        for key in ("k1", "k2"):
+            db.claim(key, "ci-runner:4242:old-run", 3600)
+        db.claim("k3", "laptop:7:other-run", 3600)
+    listed = runner.invoke(app, ["llm", "claims", "--store", str(store)])
+    assert listed.exit_code == 0 and "ci-runner:4242:old-run" in listed.stdout and "laptop:7:other-run" in listed.stdout
+    one = runner.invoke(app, ["llm", "claims", "--release", "--owner", "laptop:7:other-run", "--store", str(store)])
+    assert one.exit_code == 0 and "released 1 claim" in one.stdout
+    rest = runner.invoke(app, ["llm", "claims", "--release", "--store", str(store)])
+    assert rest.exit_code == 0 and "released 2 claim" in rest.stdout
+    assert "no claims" in runner.invoke(app, ["llm", "claims", "--store", str(store)]).stdout

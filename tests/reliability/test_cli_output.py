@@ -1,5 +1,7 @@
 """What the CLI shows a terminal: model text without control sequences, failures without secrets."""
 
+import json
+
 from typer.testing import CliRunner
 
 from mentor.cli import app
@@ -36,3 +38,12 @@ def test_a_key_echoed_by_the_server_is_not_printed(fault_server, store_path, mon
 
 def test_plain_keeps_lines_and_tabs_and_drops_controls():
     assert plain("a\tb\nc\x1b[2Jd\x1b]0;title\x07e\x9bf\x00") == "a\tb\ncdef"
+
+
+def test_json_output_escapes_c1_controls_and_keeps_the_exact_text(fault_server, store_path):
+    prompt = "naïve \x9b2J café \x85 \x7f end"  # U+009B is CSI on terminals that take 8-bit controls
+    result = _ask(fault_server, store_path, prompt, "--json")
+    assert result.exit_code == 0, result.output
+    assert not any("\x7f" <= char <= "\x9f" for char in result.stdout), repr(result.stdout)
+    assert "\\u009b" in result.stdout and "naïve" in result.stdout  # other non-ASCII text stays readable
+    assert json.loads(result.stdout)["answer"] == f"echo: {prompt[:40]}"

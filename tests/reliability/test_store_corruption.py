@@ -87,6 +87,7 @@ def test_a_damaged_store_gives_one_clear_error_in_every_command(tmp_path, damage
             assert str(path) in result.output.replace("\n", "") or "store" in result.output
     check = _run(["llm", "check"], path)
     assert check.exit_code == 1 and isinstance(check.exception, SystemExit)  # the damage is found
-    if damage == "pages":  # opens, but reading it fails: the error says so and where to look
+    if damage == "pages":  # opens, but reading it fails: the error says so and how to save the answers
         stats = _run(["llm", "stats"], path)
-        assert stats.exit_code == 1 and "damaged" in stats.output and "mentor llm check" in stats.output
+        assert stats.exit_code == 1 and "damaged" in stats.output and "mentor llm export" in stats.output
+        assert "mentor llm check" not in stats.output  # check would only say the same: no circle

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,17 +23,41 @@ from mentor.cli.options import StoreOption, with_llm_options
 from mentor.cli.terminal import plain, safe_markup
 from mentor.llm import BUILTIN_MODELS, ChatRequest, Labels, LLMClient, LLMConfig, LLMError, ResponseStore
 from mentor.llm.models import ModelNotAvailable, part_files
+from mentor.llm.store import Unreadable
 from mentor.paths import default_store_path
+from mentor.readers import utf8_lines
 
 app = typer.Typer(help="Ask a large model; inspect, export and import the response store.", no_args_is_help=True)
 stdout = Console()
+
+
+#: Characters a terminal may act on that JSON leaves raw: DEL and the C1 controls (U+009B starts a sequence).
+_RAW_CONTROLS = re.compile("[\x7f-\x9f]")
 
 
 def _split_labels(value: str) -> tuple[str, ...]:
     labels = tuple(label.strip() for label in value.split(","))
     if not all(labels):
         raise typer.BadParameter(f"expected comma-separated non-empty labels, got {value!r}", param_hint="--labels")
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        twice = ", ".join(map(repr, repeated))
+        raise typer.BadParameter(f"labels must be distinct: {twice} given more than once", param_hint="--labels")
     return labels
+
+
+def terminal_json(payload: object) -> str:
+    """``payload`` as one line of JSON that is safe on a terminal: every control character escaped as ``\\uXXXX``
+    (JSON escapes C0 itself), other non-ASCII text kept readable. Decoding it gives back the exact values."""
+    return _RAW_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", json.dumps(payload, ensure_ascii=False))
+
+
+def _existing(store: Optional[Path]) -> Path:
+    """The store a reading command opens; a missing one is an error (it is not created)."""
+    path = store or default_store_path()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no response store here (set --store or MENTOR_STORE)")
+    return path
 
 
 @app.command()
@@ -79,7 +107,7 @@ def ask(
             "repaired": result.repaired,
             "key": result.key,
         }
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        typer.echo(terminal_json(payload))
         return
     if output is not None:
         stdout.print(f"[bold]label:[/] {safe_markup(result.label or '')}", highlight=False)
@@ -100,11 +128,9 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Calls, tokens, cost and store hit rate per model."""
-    path = store or default_store_path()
     with user_errors():
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no response store here (set --store or MENTOR_STORE)")
-        with ResponseStore(path) as db:
+        path = _existing(store)
+        with ResponseStore(path, readonly=True) as db:
             rows = db.stats(run)
             reasons = db.failure_reasons(run)
     if as_json:
@@ -151,63 +177,122 @@ def stats(
 
 @app.command()
 def check(store: StoreOption = None) -> None:
-    """Whether the response store is sound (SQLite's integrity check); exit 1 with the problems if not."""
-    path = store or default_store_path()
+    """Whether the response store is sound: SQLite's integrity check, mentor's schema, and every stored answer
+    decoded and validated; exit 1 with the problems if not."""
     with user_errors():
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no response store here (set --store or MENTOR_STORE)")
-        with ResponseStore(path) as db:
+        path = _existing(store)
+        with ResponseStore(path, readonly=True) as db:
             problems = db.check()
             answers = len(db) if not problems else None
     if problems:
-        stderr.print(f"[bold red]error:[/] {safe_markup(str(path))}: the store is damaged:", highlight=False,
-                     soft_wrap=True)  # fmt: skip
-        for problem in "\n".join(problems).splitlines()[:20]:
+        stderr.print(f"[bold red]error:[/] {safe_markup(str(path))}: the store is damaged ({len(problems)} "
+                     "problem(s)):", highlight=False, soft_wrap=True)  # fmt: skip
+        for problem in problems[:20]:
             stderr.print(f"  {safe_markup(problem)}", highlight=False, soft_wrap=True)
-        stderr.print("Restore it from an earlier `mentor llm export` (`mentor llm import` into a new store), or "
-                     "salvage what is readable with the sqlite3 shell's `.recover`.", soft_wrap=True)  # fmt: skip
+        if len(problems) > 20:
+            stderr.print(f"  … and {len(problems) - 20} more", highlight=False)
+        stderr.print(f"`mentor llm export --store {safe_markup(str(path))} answers.jsonl` saves every answer that "
+                     "can still be read (and names the others); `mentor llm import answers.jsonl --store NEW` then "
+                     "makes a sound store. Or restore an earlier export.", highlight=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(1)
     stdout.print(f"{safe_markup(str(path))}: sound, {answers} answers", highlight=False, soft_wrap=True)
 
 
 @app.command("export")
 def export_(
-    out: Annotated[Optional[Path], typer.Argument(help="JSONL file to write (default: standard output).")] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Argument(help="JSONL file to write, gzip-compressed if it ends with .gz (default: standard output)."),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Write every stored answer, with its request, as JSONL."""
-    path = store or default_store_path()
+    """Write every stored answer, with its request, as JSONL. A damaged store gives every answer that can still
+    be read, and names the rows it could not (exit 1)."""
+    skipped: list[Unreadable] = []
     with user_errors():
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no response store here (set --store or MENTOR_STORE)")
-        with ResponseStore(path) as db:
+        path = _existing(store)
+        with ResponseStore(path, readonly=True) as db:
             if out is None:
-                db.export_jsonl(sys.stdout)
-                return
-            out.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    count = db.export_jsonl(handle)
-                os.replace(tmp, out)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-    stderr.print(f"exported {count} answers to {out}")
+                count = db.export_jsonl(sys.stdout, skipped)
+            else:
+                count = _export_to(db, out, skipped)
+    where = "standard output" if out is None else out
+    if skipped:
+        stderr.print(f"[bold red]error:[/] {safe_markup(str(path))}: {len(skipped)} stored answer(s) cannot be read "
+                     f"and were left out; exported the {count} readable ones to {safe_markup(str(where))}:",
+                     highlight=False, soft_wrap=True)  # fmt: skip
+        for row in skipped[:20]:
+            stderr.print(f"  {safe_markup(str(row))}", highlight=False, soft_wrap=True)
+        if len(skipped) > 20:
+            stderr.print(f"  … and {len(skipped) - 20} more", highlight=False)
+        raise typer.Exit(1)
+    if out is not None:
+        stderr.print(f"exported {count} answers to {safe_markup(str(out))}", highlight=False, soft_wrap=True)
+
+
+def _export_to(db: ResponseStore, out: Path, skipped: list[Unreadable]) -> int:
+    """Write the export to ``out`` atomically (a temporary file renamed into place), gzip if it ends with .gz."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if out.name.endswith(".gz") else raw
+            with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as handle:
+                count = db.export_jsonl(handle, skipped)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return count
 
 
 @app.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="JSONL file written by `mentor llm export`.")],
+    source: Annotated[Path, typer.Argument(help="JSONL file written by `mentor llm export` (or its gzip).")],
     store: StoreOption = None,
 ) -> None:
     """Add the answers of an exported file to the store (all or nothing; existing keys are kept)."""
     with user_errors():
         if not source.is_file():
             raise FileNotFoundError(f"{source}: no such file")
-        with source.open(encoding="utf-8") as handle, ResponseStore(store or default_store_path()) as db:
-            added, present = db.import_jsonl(handle, name=str(source))
-    stderr.print(f"imported {added} answers from {source} ({present} already in the store)")
+        with ResponseStore(store or default_store_path()) as db:
+            added, present = db.import_jsonl((line for _, line in utf8_lines(source)), name=str(source))
+    stderr.print(f"imported {added} answers from {safe_markup(str(source))} ({present} already in the store)",
+                 highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@app.command()
+def claims(
+    store: StoreOption = None,
+    release: Annotated[
+        bool, typer.Option("--release", help="Drop the claims (all, or --owner's); a process still asking pays again.")
+    ] = False,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="Only this owner's claims (host:pid:run).")] = None,
+) -> None:
+    """The requests other processes are asking right now (claims), and who holds them; --release frees them.
+
+    A claim lapses by itself when its owner stops renewing it (30 s), so releasing is only needed to stop waiting
+    at once."""
+    with user_errors():
+        path = _existing(store)
+        with ResponseStore(path, readonly=not release) as db:
+            held = [claim for claim in db.claims() if owner is None or claim.owner == owner]
+            released = db.release_claims(owner) if release else 0
+    if release:
+        stdout.print(f"released {released} claim(s) in {safe_markup(str(path))}", highlight=False, soft_wrap=True)
+        return
+    if not held:
+        stdout.print(f"no claims in {safe_markup(str(path))}", highlight=False, soft_wrap=True)
+        return
+    table = Table(title=f"Claims in {path}")
+    for column in ("owner (host:pid:run)", "requests", "renewed until"):
+        table.add_column(column)
+    for name in sorted({claim.owner for claim in held}):
+        mine = [claim for claim in held if claim.owner == name]
+        until = max(claim.expires for claim in mine)
+        state = "lapsed" if until < time.time() else "live"
+        table.add_row(escape(name), str(len(mine)), f"{time.strftime('%H:%M:%S', time.localtime(until))} ({state})")
+    stdout.print(table)
 
 
 @app.command()

@@ -333,11 +333,8 @@ class ResponseStore:
             return problems
         skipped: list[Unreadable] = []
         try:
-            for record in self.iter_records(skipped):
-                try:
-                    _row_from_record(record, f"key {record['key']}")
-                except StoreError as error:
-                    problems.append(str(error))
+            for _ in self.iter_records(skipped):
+                pass
         except StoreError as error:
             problems.append(str(error))
         return problems + [str(row) for row in skipped]
@@ -559,7 +556,9 @@ class ResponseStore:
                 except sqlite3.DatabaseError as error:
                     skipped.append(Unreadable(rowid, None, f"cannot be read ({error})"))
                     continue
-                if row is not None:
+                if row is None:  # rowids are given in order, so a gap is most likely a row lost with its page
+                    skipped.append(Unreadable(rowid, None, "not found: lost with a damaged page (or never used)"))
+                else:
                     rows.append((row[0], row[1:]))
         return rows
 
@@ -647,6 +646,7 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
     for field in _JSON_FIELDS:
         record[field] = _json_cell(record[field], field)
     record["repaired"] = bool(record["repaired"])
+    _validate(record)
     return record
 
 
@@ -704,33 +704,10 @@ def _record_to_row(line: str, number: int, name: str) -> tuple[Any, ...]:
 
 def _row_from_record(record: dict[str, Any], where: str) -> tuple[Any, ...]:
     """The ``responses`` row of an export record, validated: a bad field is a :class:`StoreError` after ``where``."""
-    for optional in _OPTIONAL_FIELDS:
-        record.setdefault(optional, None)
-    missing = [field for field in _EXPORT_FIELDS if field not in record]
-    if missing:
-        raise StoreError(f"{where}: missing field(s) {', '.join(missing)}")
-    for field in ("key", "model", "model_identity", "endpoint", "text", "run_id"):
-        if not isinstance(record[field], str):
-            raise StoreError(f"{where}: field {field!r} must be a string")
-    if record["label"] is not None and not isinstance(record["label"], str):
-        raise StoreError(f"{where}: field 'label' must be null or a string")
     try:
-        request = ChatRequest.model_validate(record["request"])
+        _validate(record)
     except ValueError as error:
-        raise StoreError(f"{where}: field 'request' is not a chat request ({error})") from None
-    if request.key(record["model_identity"]) != record["key"]:
-        raise StoreError(f"{where}: field 'key' does not match the request and model_identity")
-    for field in ("prompt_tokens", "completion_tokens"):
-        if not isinstance(record[field], int) or record[field] < 0:
-            raise StoreError(f"{where}: field {field!r} must be a non-negative integer")
-    for field in ("cost", "latency_s", "created"):
-        if not isinstance(record[field], int | float):
-            raise StoreError(f"{where}: field {field!r} must be a number")
-    probs = record["label_probs"]
-    if probs is not None and not (
-        isinstance(probs, dict) and all(isinstance(v, int | float) and 0 <= v <= 1 for v in probs.values())
-    ):
-        raise StoreError(f"{where}: field 'label_probs' must be null or an object of probabilities")
+        raise StoreError(f"{where}: {error}") from None
     values = []
     for field in _EXPORT_FIELDS:
         value = record[field]
@@ -740,3 +717,34 @@ def _row_from_record(record: dict[str, Any], where: str) -> tuple[Any, ...]:
             value = int(bool(value))
         values.append(value)
     return tuple(values)
+
+
+def _validate(record: dict[str, Any]) -> None:
+    """Check an export record as an import must (types, the request, its key); ValueError says what is wrong."""
+    for optional in _OPTIONAL_FIELDS:
+        record.setdefault(optional, None)
+    missing = [field for field in _EXPORT_FIELDS if field not in record]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    for field in ("key", "model", "model_identity", "endpoint", "text", "run_id"):
+        if not isinstance(record[field], str):
+            raise ValueError(f"field {field!r} must be a string")
+    if record["label"] is not None and not isinstance(record["label"], str):
+        raise ValueError("field 'label' must be null or a string")
+    try:
+        request = ChatRequest.model_validate(record["request"])
+    except ValueError as error:
+        raise ValueError(f"field 'request' is not a chat request ({error})") from None
+    if request.key(record["model_identity"]) != record["key"]:
+        raise ValueError("field 'key' does not match the request and model_identity")
+    for field in ("prompt_tokens", "completion_tokens"):
+        if not isinstance(record[field], int) or record[field] < 0:
+            raise ValueError(f"field {field!r} must be a non-negative integer")
+    for field in ("cost", "latency_s", "created"):
+        if not isinstance(record[field], int | float):
+            raise ValueError(f"field {field!r} must be a number")
+    probs = record["label_probs"]
+    if probs is not None and not (
+        isinstance(probs, dict) and all(isinstance(v, int | float) and 0 <= v <= 1 for v in probs.values())
+    ):
+        raise ValueError("field 'label_probs' must be null or an object of probabilities")
