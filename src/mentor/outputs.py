@@ -3,6 +3,7 @@ run never leaves a half-written file; and the versions a result was produced wit
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -15,9 +16,12 @@ from typing import Any
 
 
 def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Call ``write(temporary_path)``, then rename the temporary file to ``path``."""
+    """Call ``write(temporary_path)``, then rename the temporary file to ``path``. A name the file system cannot
+    hold is an ``OSError`` naming ``path`` itself, not the temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if len(os.fsencode(path.name)) > os.pathconf(path.parent, "PC_NAME_MAX"):
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(path))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -261,6 +261,7 @@ def test_names_too_long_are_one_line(tmp_path, gated):
     assert result.exit_code == 1 and "File name too long" in result.output and long in result.output, result.output
     result = runner.invoke(app, ["report", str(gated), "--out", str(tmp_path / f"{long}.html")])
     assert result.exit_code == 1 and "File name too long" in result.output, result.output
+    assert f"{long}.html:" in result.output and ".tmp" not in result.output  # the user's file, not a temporary one
     assert "Traceback" not in result.output
 
 
