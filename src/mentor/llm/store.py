@@ -157,6 +157,8 @@ class ResponseStore:
         self._unreadable: set[str] = set()  # keys of undecodable rows: named once, replaced when answered again
         self._refuse_empty()
         self.readonly = _not_writable(self.path) if readonly is None else readonly
+        if readonly is False and _not_writable(self.path):
+            raise StoreError(self._readonly_message())
         try:
             self._db = self._open(fall_back=readonly is None)
         except sqlite3.DatabaseError as error:
@@ -172,8 +174,10 @@ class ResponseStore:
         try:
             return self._open_readwrite()
         except sqlite3.OperationalError as error:
-            if not (fall_back and _errorname(error).startswith("SQLITE_READONLY") and self.path.is_file()):
+            if not (_errorname(error).startswith("SQLITE_READONLY") and self.path.is_file()):
                 raise
+            if not fall_back:
+                raise StoreError(self._readonly_message(error)) from None
         self.readonly = True  # writable by its permissions, yet not (a read-only file system, an immutable file)
         return self._open_readonly()
 
