@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mentor.cli import app
-from mentor.llm import ResponseStore, StoreError
+from mentor.llm import ChatRequest, ResponseStore, StoreError
 from mentor.llm.store import _SCHEMA, APPLICATION_ID, SCHEMA_VERSION
 
 runner = CliRunner()
@@ -33,9 +33,17 @@ def test_an_unmarked_store_of_an_earlier_mentor_is_marked_and_kept(tmp_path):
     with sqlite3.connect(path) as db:  # as mentor wrote stores before they were marked (and before label_probs)
         db.executescript(_SCHEMA.replace(",\n    label_probs TEXT", ""))
         db.execute("INSERT INTO claims VALUES ('k', 'h:1:r', 0)")
+        request = ChatRequest.from_prompt("old question")
+        db.execute("INSERT INTO responses VALUES (?, 'm', 'id', 'e', ?, 'old answer', NULL, NULL, 0, 1, 2, 0, 0.1, 5,"
+                   " 'r')", (request.key("id"), request.model_dump_json()))  # fmt: skip
     assert _pragmas(path) == (0, 0)
+    before = _unchanged(path)
+    with ResponseStore(path, readonly=True) as store:  # read as it is, not marked or migrated
+        [record] = store.iter_records()
+        assert record["text"] == "old answer" and record["label_probs"] is None and store.check() == []
+    assert _unchanged(path) == before
     with ResponseStore(path) as store:
-        assert len(store) == 0 and [c.key for c in store.claims()] == ["k"]
+        assert len(store) == 1 and [c.key for c in store.claims()] == ["k"] and store.check() == []
     assert _pragmas(path) == (APPLICATION_ID, SCHEMA_VERSION)
 
 

@@ -202,10 +202,9 @@ class ResponseStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
             try:
-                if self._admit(db) == "legacy":
-                    columns = _columns(db, "responses")
-                    if "label_probs" not in columns:  # a store written before label probabilities existed
-                        db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
+                kind = self._admit(db)
+                if kind != "new" and "label_probs" not in _columns(db, "responses"):  # older than label probabilities
+                    db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -225,22 +224,27 @@ class ResponseStore:
         if not self.path.is_file():
             raise StoreError(f"{self.path}: no response store here (set --store or MENTOR_STORE)")
         uri = self.path.resolve().as_uri()
-        db = self._connect(f"{uri}?mode=ro", uri=True)
         try:
-            self._admit(db)
-            return db
+            return self._readable(f"{uri}?mode=ro")
         except sqlite3.OperationalError as error:
-            db.close()
             if not _errorname(error).startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
                 raise
-            wal = self.path.with_name(self.path.name + "-wal")
-            if wal.exists() and wal.stat().st_size:
-                raise StoreError(f"{self.path}: read-only, and its write-ahead log {wal.name} holds answers that "
-                                 "only a writer can fold in; copy the store with its -wal file into a writable "
-                                 "directory") from None  # fmt: skip
-        db = self._connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise StoreError(
+                f"{self.path}: read-only, and its write-ahead log {wal.name} holds answers that only a "
+                "writer can fold in; copy the store with its -wal file into a writable directory"
+            )
+        return self._readable(f"{uri}?mode=ro&immutable=1")
+
+    def _readable(self, uri: str) -> sqlite3.Connection:
+        """A read-only connection to an admitted store; a store older than ``label_probs`` reads it as null."""
+        db = self._connect(uri, uri=True)
         try:
             self._admit(db)
+            if "label_probs" not in _columns(db, "responses"):  # the temp schema is searched first
+                db.execute("CREATE TEMP VIEW responses AS SELECT rowid AS rowid, *, NULL AS label_probs"
+                           " FROM main.responses")  # fmt: skip
         except BaseException:
             db.close()
             raise
