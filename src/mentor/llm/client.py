@@ -294,7 +294,7 @@ class LLMClient:
         held = sum(claim.owner == holder.owner for claim in self.store.claims())
         lapse = time.strftime("%H:%M:%S", time.localtime(time.time() + CLAIM_LEASE_S))
         log.warning(
-            "waiting for %d request(s) claimed in %s by %s (another process asking them, on this or another host); "
+            "note: waiting for %d request(s) claimed in %s by %s (another process, here or on another host); "
             "if it stops renewing its claims they lapse by %s and this run asks them itself "
             "(`mentor llm claims --release --store %s` frees them now)",
             held, self.store.path, holder.owner, lapse, self.store.path,
