@@ -373,10 +373,11 @@ class ResponseStore:
         return completion
 
     def _skip(self, row: Unreadable) -> None:
-        if row.key not in self._unreadable:
-            self._unreadable.add(row.key or "")
-            log.warning("warning: %s: stored answer %s cannot be read; it is treated as not stored and replaced "
-                        "when asked again", self.path, row)  # fmt: skip
+        """Name an undecodable answer once (a warning); it then counts as not stored until replaced."""
+        if row.key is not None and row.key not in self._unreadable:
+            self._unreadable.add(row.key)
+            log.warning("warning: %s: the stored answer in row %d (key %s) cannot be read: %s; it counts as not "
+                        "stored and is replaced when asked again", self.path, row.row, row.key, row.reason)  # fmt: skip
 
     def put(self, completion: Completion, request: ChatRequest, model_identity: str) -> None:
         """Commit a fresh answer immediately (autocommit: durable before the caller sees it). An existing answer is
