@@ -207,8 +207,9 @@ class ResponseStore:
                     db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if kind != "mentor" or db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
