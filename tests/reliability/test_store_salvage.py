@@ -61,6 +61,28 @@ def test_check_finds_a_dropped_column(tmp_path):
     assert result.exit_code == 1 and "table 'responses' lacks column(s) label" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("column", ["label", "parsed", "repaired", "latency_s", "run_id"])
+def test_export_salvages_every_answer_of_a_store_that_lost_a_column(tmp_path, column):
+    path = tmp_path / "s.sqlite"
+    keys = _fill(path)
+    _spoil(path, None, f"ALTER TABLE responses DROP COLUMN {column}")
+    out = tmp_path / "saved.jsonl"
+    result = _cli("export", str(out), "--store", str(path))
+    assert result.exit_code == 0 and f"lacks column(s) {column}" in " ".join(result.output.split()), result.output
+    with ResponseStore(tmp_path / "new.sqlite") as new:
+        assert new.import_jsonl(out.read_text().splitlines()) == (8, 0)
+        answers = [new.get(key, run_id="t") for key in keys]
+    assert all(a.label == "b" and a.parsed == {"label": "b", "explanation": "x"} for a in answers)
+
+
+def test_a_store_that_lost_its_requests_is_one_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite"
+    _fill(path)
+    _spoil(path, None, "ALTER TABLE responses DROP COLUMN request")
+    result = _cli("export", str(tmp_path / "saved.jsonl"), "--store", str(path))
+    assert result.exit_code == 1 and "lacks column(s) request" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("sql", [
     "UPDATE responses SET parsed = '{\"label\": \"b\", ' WHERE key = ?",
     "UPDATE responses SET label_probs = 'NaN!' WHERE key = ?",

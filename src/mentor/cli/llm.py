@@ -5,10 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,7 +21,8 @@ from mentor.cli.options import StoreOption, with_llm_options
 from mentor.cli.terminal import plain, safe_markup
 from mentor.llm import BUILTIN_MODELS, ChatRequest, Labels, LLMClient, LLMConfig, LLMError, ResponseStore
 from mentor.llm.models import ModelNotAvailable, part_files
-from mentor.llm.store import Unreadable
+from mentor.llm.store import Unreadable, describe_filled
+from mentor.outputs import atomic_write
 from mentor.paths import default_store_path
 from mentor.readers import utf8_lines
 
@@ -212,6 +211,11 @@ def export_(
     with user_errors():
         path = _existing(store)
         with ResponseStore(path, readonly=True) as db:
+            lost = db.lost_columns()
+            if lost:
+                stderr.print(f"[bold yellow]warning:[/] {safe_markup(str(path))}: the store lacks column(s) "
+                             f"{', '.join(lost)}; its answers are exported with {describe_filled(lost)}",
+                             highlight=False, soft_wrap=True)  # fmt: skip
             if out is None:
                 count = db.export_jsonl(sys.stdout, skipped)
             else:
@@ -232,17 +236,16 @@ def export_(
 
 def _export_to(db: ResponseStore, out: Path, skipped: list[Unreadable]) -> int:
     """Write the export to ``out`` atomically (a temporary file renamed into place), gzip if it ends with .gz."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
+    count = 0
+
+    def write(tmp: str) -> None:
+        nonlocal count
+        with open(tmp, "wb") as raw:
             binary = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if out.name.endswith(".gz") else raw
             with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as handle:
                 count = db.export_jsonl(handle, skipped)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    atomic_write(out, write)
     return count
 
 

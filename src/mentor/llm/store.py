@@ -19,12 +19,13 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from mentor.llm.output import InvalidOutput, parse_output
 from mentor.llm.types import ChatRequest, Completion, Failure, Usage
 
 log = logging.getLogger(__name__)
@@ -541,18 +542,32 @@ class ResponseStore:
         is not JSON, a damaged page) is left out and, if ``skipped`` is given, appended to it."""
         skipped = [] if skipped is None else skipped
         records = []
-        for rowid, row in self._rows(skipped):
+        missing = self.lost_columns()
+        for rowid, row in self._rows(skipped, missing):
             try:
-                records.append(_record(row))
+                records.append(_record(_filled(row, missing)))
             except (ValueError, TypeError) as error:
                 key = row[0] if isinstance(row[0], str) else None
                 skipped.append(Unreadable(rowid, key, _reason(error)))
         records.sort(key=lambda record: record["created"] if isinstance(record["created"], int | float) else 0)
         yield from records
 
-    def _rows(self, skipped: list[Unreadable]) -> list[tuple[int, tuple[Any, ...]]]:
-        """(rowid, row) of every answer; when a damaged page stops the scan, row by row, skipping those that fail."""
-        select = f"SELECT rowid, {', '.join(_EXPORT_FIELDS)} FROM responses"
+    def lost_columns(self) -> list[str]:
+        """The answer columns this store's schema has lost (a damaged or hand-edited file) that an export can do
+        without (:func:`describe_filled` says what they get); one it cannot do without is a :class:`StoreError`."""
+        with self._sql() as db:
+            missing = [field for field in _EXPORT_FIELDS if field not in _columns(db, "responses")]
+        lost = [field for field in missing if field not in _FILLED]
+        if lost:
+            raise StoreError(f"{self.path}: the response store lacks column(s) {', '.join(lost)}, without which no "
+                             f"answer can be exported; {_RESTORE}")  # fmt: skip
+        return missing
+
+    def _rows(self, skipped: list[Unreadable], missing: Sequence[str] = ()) -> list[tuple[int, tuple[Any, ...]]]:
+        """(rowid, row) of every answer (a ``missing`` column reads as NULL); when a damaged page stops the scan,
+        row by row, skipping those that fail."""
+        columns = ", ".join(f"NULL AS {field}" if field in missing else field for field in _EXPORT_FIELDS)
+        select = f"SELECT rowid, {columns} FROM responses"
         with self._sql() as db:
             try:
                 return [(row[0], row[1:]) for row in db.execute(select).fetchall()]
@@ -648,6 +663,44 @@ def _json_cell(value: Any, field: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as error:
         raise ValueError(f"column {field!r} is not valid JSON ({error.msg})") from None
+
+
+#: Columns an export can do without (a store whose schema lost them): the value each answer gets, and how it
+#: is described. ``parsed`` and ``label`` are parsed again from the answer's text and its request's output format.
+_FILLED: dict[str, tuple[Any, str]] = {
+    "model": (None, "the model identity for model"), "endpoint": ("", "no endpoint"),
+    "parsed": (None, "parsed and label read again from the text"), "label": (None, "label read again from the text"),
+    "repaired": (0, "repaired false"), "prompt_tokens": (0, "0 prompt tokens"),
+    "completion_tokens": (0, "0 completion tokens"), "cost": (0.0, "cost 0"), "latency_s": (0.0, "latency 0"),
+    "created": (0.0, "created 0"), "run_id": ("", "no run id"), "label_probs": (None, "no label probabilities"),
+}  # fmt: skip
+
+
+def describe_filled(columns: Sequence[str]) -> str:
+    """What an export gives answers for the lost ``columns``, in words."""
+    return ", ".join(_FILLED[column][1] for column in columns)
+
+
+def _filled(row: tuple[Any, ...], missing: Sequence[str]) -> tuple[Any, ...]:
+    """``row`` with the ``missing`` columns given what :data:`_FILLED` says (the parsed answer parsed again)."""
+    if not missing:
+        return row
+    record = dict(zip(_EXPORT_FIELDS, row, strict=True))
+    for field in missing:
+        record[field] = _FILLED[field][0]
+    if "model" in missing:
+        record["model"] = record["model_identity"]
+    if "parsed" in missing or "label" in missing:
+        request = ChatRequest.model_validate(_json_cell(record["request"], "request"))
+        try:
+            parsed = parse_output(request.output, record["text"])
+        except InvalidOutput as error:
+            raise ValueError(f"the answer's text no longer parses ({error.detail})") from None
+        if "parsed" in missing:
+            record["parsed"] = None if parsed.parsed is None else json.dumps(parsed.parsed, ensure_ascii=False)
+        if "label" in missing:
+            record["label"] = parsed.label
+    return tuple(record[field] for field in _EXPORT_FIELDS)
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
