@@ -14,9 +14,19 @@ docs/benchmarks.md.
 - **shared store**: two processes ask the same 100 requests at once on one store; *sent* = requests the
   server received (claims make it 100, not up to 200);
 - **stores**: a store with 400 answers damaged several ways; *clear* = ``stats``, ``check`` and ``export`` each
-  exit 0 or 1 with a one-line error, never a traceback; *lost* = answers that can no longer be read;
+  exit 0 or 1 with a one-line error, never a traceback; *destroyed* = answers that can no longer be read, even
+  by the row-by-row salvage of ``export``;
 - **inputs**: broken graph directories; *clear* = the load fails with an error naming the file (and line, where
-  there is one), never a traceback.
+  there is one), never a traceback;
+- **probes**: the hostile inputs and faults of the second round (`bench/_probes.py`: pickles planted among the
+  Planetoid raw files, claims left by other hosts, undecodable store rows, read-only and foreign stores,
+  credentials in URLs, error objects in 200 replies, labels of the wrong kind, crafted run directories, odd paths,
+  gzip-compressed answers), each ending ``ok``, ``clear_error``, ``silently_wrong``, ``traceback`` or
+  ``code_executed``.
+
+Every section is also counted as probes in ``summary``: ``probes``, ``clear_errors``, ``silently_wrong``,
+``tracebacks``, ``code_executed`` and ``answers_lost`` (answers intact in a store or an export that could not be
+read back, exported or replayed; answers destroyed by byte damage to a store file are ``destroyed`` instead).
 
     python bench/reliability.py
 """
@@ -37,11 +47,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _probes import OUTCOMES, Probe, round_two, summary  # noqa: E402
 from _report import invocations_note, machine, record_invocation, write_json, write_section  # noqa: E402
 
 from mentor.errors import DataError  # noqa: E402
 from mentor.graph.datasets import load_files  # noqa: E402
 from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig, ResponseStore  # noqa: E402
+from mentor.paths import data_root  # noqa: E402
 from tests.consult.test_resume import _comparable  # noqa: E402
 from tests.llm.fault_server import FaultServer  # noqa: E402
 
@@ -60,7 +72,9 @@ def faults(work: Path) -> list[dict[str, Any]]:
     with FaultServer(hang_s=4.0, slow_chunks=10, slow_delay_s=0.4) as server:
         for fault, recoverable in [*FAULTS.items(), ("refused", False)]:
             url = "http://127.0.0.1:9/v1" if fault == "refused" else server.base_url
-            config = LLMConfig(llm="openai:fake", base_url=url, timeout_s=2.0, max_retries=2)
+            # The key is named, so that it is sent to this server (a key is never sent to another host unasked).
+            config = LLMConfig(llm="openai:fake", base_url=url, timeout_s=2.0, max_retries=2,
+                               api_key_env="OPENAI_API_KEY")  # fmt: skip
             started, error = time.perf_counter(), None
             sent_before = len(server.requests)
             try:
@@ -187,7 +201,7 @@ def stores(work: Path) -> list[dict[str, Any]]:
             readable = 0
         rows.append({"damage": kind, "commands": outcomes, "clear": all(o["clear"] for o in outcomes.values()),
                      "check_found_it": outcomes["check"]["exit"] == 1, "answers": 400,
-                     "answers_lost": 400 - readable})  # fmt: skip
+                     "answers_destroyed": 400 - readable})  # fmt: skip
     return rows
 
 
@@ -254,7 +268,6 @@ def inputs(work: Path) -> list[dict[str, Any]]:
 def planted_pickle(work: Path) -> dict[str, Any]:
     """A malicious ``processed/*.pt`` in a copy of the Cora raw files: does loading run it?"""
     from mentor.graph import load_dataset
-    from mentor.paths import data_root
 
     source = data_root() / "planetoid" / "Cora" / "raw"
     if not source.is_dir():
@@ -302,7 +315,7 @@ def render(results: dict[str, Any]) -> str:
         "unique requests asked by each process at once |",
         f"| damaged stores | {len(s)} | {sum(r['clear'] for r in s)} with clear errors only | "
         + ", ".join(
-            f"{r['damage']}: {r['answers_lost']} of {r['answers']} answers lost, check "
+            f"{r['damage']}: {r['answers_destroyed']} of {r['answers']} answers destroyed, check "
             f"{'found it' if r['check_found_it'] else 'passed'}"
             for r in s
         )
@@ -314,7 +327,55 @@ def render(results: dict[str, Any]) -> str:
         f"{int(p.get('tried', False) and not p.get('code_ran', True))} not run | "
         f"{'its code ran' if p.get('code_ran') else 'never loaded'} |",
     ]
+    if "probes" in results:
+        lines += ["", "Second round (`bench/_probes.py`), by group: what each probe ended in.", "",
+                  "| group | probes | ok | clear errors | silently wrong | tracebacks | code run | answers lost |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for probe in results["probes"]:
+            groups.setdefault(probe["group"], []).append(probe)
+        for group, rows in groups.items():
+            count = {o: sum(r["outcome"] == o for r in rows) for o in OUTCOMES}
+            lines.append(f"| {group} | {len(rows)} | {count['ok']} | {count['clear_error']} | "
+                         f"{count['silently_wrong']} | {count['traceback']} | {count['code_executed']} | "
+                         f"{sum(r.get('answers_lost', 0) for r in rows)} |")  # fmt: skip
+        t = results["summary"]
+        lines += ["", f"All sections together: {t['probes']} probes, {t['ok']} ok, {t['clear_errors']} clear errors, "
+                  f"{t['silently_wrong']} silently wrong, {t['tracebacks']} tracebacks, {t['code_executed']} with "
+                  f"code run, {t['answers_lost']} intact answers lost (answers destroyed by byte damage to a store "
+                  f"file: {results['destroyed_by_damage']})."]  # fmt: skip
+        wrong = [r for r in results["probes"] if r["outcome"] not in ("ok", "clear_error")]
+        lines += [
+            f"- not held: {r['group']} / {r['name']}: {r['outcome']} ({r.get('detail', '')[:120]})" for r in wrong
+        ]
     return "\n".join(lines)
+
+
+def section_probes(results: dict[str, Any]) -> list[Probe]:
+    """The first-round sections counted as probes, for the summary."""
+    probes = []
+    for r in results["faults"]:
+        outcome = "ok" if r["survived"] else "traceback" if r["error"] else "silently_wrong"
+        probes.append(Probe("endpoint faults", r["fault"], outcome, r["outcome"]))
+    for r in results["kills"]:
+        ok = r["identical"] and r["repeated"] == 0
+        probes.append(Probe("SIGKILL and resume", f"after {r['kill_after_answers']} answers",
+                            "ok" if ok else "silently_wrong", f"{r['repeated']} paid requests repeated"))  # fmt: skip
+    shared = results["shared_store"]
+    paid_once = "ok" if shared["sent"] == shared["unique_requests"] else "silently_wrong"
+    probes.append(Probe("shared store", f"{shared['processes']} processes", paid_once, f"{shared['sent']} sent"))
+    for r in results["stores"]:
+        probes.append(Probe("damaged store file", r["damage"], "clear_error" if r["clear"] else "traceback",
+                            extra={"destroyed": r["answers_destroyed"]}))  # fmt: skip
+    for r in results["inputs"]:
+        outcome = {"clear": "clear_error", "loaded": "silently_wrong"}.get(r["outcome"], "traceback")
+        probes.append(Probe("broken graph files", r["input"], outcome if r["clear"] or outcome != "clear_error"
+                            else "silently_wrong", r["message"][:200]))  # fmt: skip
+    planted = results["planted_pickle"]
+    if planted.get("tried"):
+        probes.append(Probe("data root: planted pickle", "processed/*.pt", "code_executed" if planted["code_ran"]
+                            else "ok", "never loaded"))  # fmt: skip
+    return probes
 
 
 def main() -> None:
@@ -332,6 +393,10 @@ def main() -> None:
         results["inputs"] = inputs(work)
         os.environ.setdefault("MENTOR_CACHE_DIR", str(work / "cache"))
         results["planted_pickle"] = planted_pickle(work)
+        probes = round_two(work, data_root())
+        results["probes"] = [p.to_json() for p in probes]
+        results["summary"] = summary([*section_probes(results), *probes])
+        results["destroyed_by_damage"] = sum(r["answers_destroyed"] for r in results["stores"])
         results["seconds"] = round(time.perf_counter() - started, 1)
     write_json("reliability", results)
     write_section("reliability", render(results))
