@@ -6,10 +6,12 @@ H2GCN is not part of PyG; ``linkx`` (LINKX, Lim et al. 2021), the heterophily mo
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor, nn
 from torch_geometric.nn import APPNP, GCN2Conv, MixHopConv
 from torch_geometric.nn.models import GAT, GCN, LINKX, MLP, GraphSAGE
@@ -118,6 +120,7 @@ def _basic(cls: Callable[..., nn.Module], **defaults: Any) -> Callable[..., nn.M
         return _BasicGNN(cls(in_channels=in_dim, hidden_channels=hidden, num_layers=layers, out_channels=num_classes,
                              dropout=dropout, **options))  # fmt: skip
 
+    build.defaults = defaults  # type: ignore[attr-defined]  # read by backbone_hparams
     return build
 
 
@@ -145,6 +148,11 @@ OPTIMISER_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
+#: Backbones whose weights do not depend on the training graph's size, so they predict nodes added later. LINKX's
+#: adjacency branch has one input per training node: it predicts those nodes only.
+INDUCTIVE = tuple(name for name in BACKBONES if name != "linkx")
+
+
 def build_backbone(name: str, in_dim: int, num_classes: int, num_nodes: int, **hparams: Any) -> nn.Module:
     """A fresh, randomly initialised backbone (seed torch first for reproducibility)."""
     key = name.lower()
@@ -158,4 +166,60 @@ def build_backbone(name: str, in_dim: int, num_classes: int, num_nodes: int, **h
         raise ValueError(f"model {name!r}: {error}") from None
 
 
-__all__ = ["BACKBONES", "OPTIMISER_DEFAULTS", "build_backbone"]
+def backbone_hparams(name: str, num_nodes: int, **given: Any) -> dict[str, Any]:
+    """Every hyper-parameter ``name`` is built with: its defaults, overridden by ``given`` (tuples as lists, so
+    that the result is plain JSON)."""
+    builder = BACKBONES[name.lower()]
+    resolved = {
+        key: param.default
+        for key, param in inspect.signature(builder).parameters.items()
+        if key not in ("in_dim", "num_classes") and param.default is not inspect.Parameter.empty
+    }
+    resolved.update(getattr(builder, "defaults", {}))
+    if name.lower() == "linkx":
+        resolved["num_nodes"] = num_nodes
+    resolved.update(given)
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in resolved.items()}
+
+
+#: A hyper-parameter value as JSON holds it.
+HParam = bool | int | float | str | list[int] | None
+
+
+class BackboneSpec(BaseModel):
+    """A backbone and every hyper-parameter it is built with: enough to build it again (and load its weights)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    in_dim: int = Field(ge=1)
+    num_classes: int = Field(ge=1)
+    hparams: dict[str, HParam] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in BACKBONES:
+            raise ValueError(f"unknown backbone {value!r}; expected one of {', '.join(BACKBONES)}")
+        return value
+
+    @classmethod
+    def resolve(cls, name: str, in_dim: int, num_classes: int, num_nodes: int, **given: Any) -> BackboneSpec:
+        """The spec of ``build_backbone(name, in_dim, num_classes, num_nodes, **given)``, defaults filled in."""
+        if name.lower() not in BACKBONES:
+            raise ValueError(f"unknown model {name!r}; expected one of {', '.join(BACKBONES)}")
+        return cls(name=name.lower(), in_dim=in_dim, num_classes=num_classes,
+                   hparams=backbone_hparams(name, num_nodes, **given))  # fmt: skip
+
+    @property
+    def inductive(self) -> bool:
+        """Whether the model predicts nodes its training graph did not have (see :data:`INDUCTIVE`)."""
+        return self.name in INDUCTIVE
+
+    def build(self) -> nn.Module:
+        """A fresh, randomly initialised backbone of this spec (seed torch first for reproducibility)."""
+        hparams = dict(self.hparams)
+        num_nodes = hparams.pop("num_nodes", 0)  # linkx's only
+        return build_backbone(self.name, self.in_dim, self.num_classes, num_nodes, **hparams)  # type: ignore[arg-type]
+
+
+__all__ = ["BACKBONES", "INDUCTIVE", "OPTIMISER_DEFAULTS", "BackboneSpec", "backbone_hparams", "build_backbone"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -13,8 +13,11 @@ from sklearn.metrics import f1_score
 from torch import Tensor, nn
 from torch_geometric import seed_everything
 
-from mentor.graph.backbones import OPTIMISER_DEFAULTS, build_backbone
+from mentor.graph.backbones import OPTIMISER_DEFAULTS, BackboneSpec
 from mentor.graph.text_graph import Split
+
+if TYPE_CHECKING:
+    from mentor.graph.features.spec import FeatureSpec
 
 
 class TrainConfig(BaseModel):
@@ -33,7 +36,9 @@ class TrainConfig(BaseModel):
 
 @dataclass
 class TrainResult:
-    """The selected model (best validation accuracy), its metrics per split and class probabilities."""
+    """The selected model (best validation accuracy), its metrics per split and class probabilities; how it was
+    built and trained (``backbone``, ``config`` with the optimiser's values resolved) and, where the caller gave
+    it, how its input features were made (``features``): what :mod:`mentor.graph.saved` saves with it."""
 
     model: nn.Module
     metrics: dict[str, dict[str, float]]
@@ -42,6 +47,9 @@ class TrainResult:
     epochs_run: int
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    backbone: BackboneSpec | None = None
+    config: TrainConfig | None = None
+    features: FeatureSpec | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -95,23 +103,27 @@ def train_node_classifier(
     config: TrainConfig | None = None,
     pseudo: PseudoLabels | None = None,
     num_classes: int | None = None,
+    features: FeatureSpec | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``split.train`` (and ``pseudo``, which may not touch training or validation
     nodes); keep the epoch with the best validation accuracy (ties: lower validation loss). Seeded: the same
-    inputs and seed give the same model on CPU. ``num_classes`` defaults to ``y.max() + 1``."""  # fmt: skip
+    inputs and seed give the same model on CPU. ``num_classes`` defaults to ``y.max() + 1``; ``features`` (how
+    ``x`` was made) is kept in the result, to be saved with the model."""  # fmt: skip
     config = config or TrainConfig()
     if not bool(split.val.any()):
         raise ValueError("model selection needs validation nodes; the split has none")
     seed_everything(config.seed)
     num_classes = num_classes or int(y.max()) + 1
     hparams = {k: v for k, v in (("hidden", config.hidden), ("dropout", config.dropout)) if v is not None}
-    model = build_backbone(config.model, x.size(1), num_classes, x.size(0), **hparams)
-    defaults = OPTIMISER_DEFAULTS[config.model.lower()]
-    optimiser = torch.optim.Adam(
-        model.parameters(),
-        lr=config.lr if config.lr is not None else defaults["lr"],
-        weight_decay=config.weight_decay if config.weight_decay is not None else defaults["weight_decay"],
-    )
+    backbone = BackboneSpec.resolve(config.model, x.size(1), num_classes, x.size(0), **hparams)
+    model = backbone.build()
+    defaults = OPTIMISER_DEFAULTS[backbone.name]
+    config = config.model_copy(update={
+        "lr": config.lr if config.lr is not None else defaults["lr"],
+        "weight_decay": config.weight_decay if config.weight_decay is not None else defaults["weight_decay"],
+        "hidden": backbone.hparams.get("hidden"), "dropout": backbone.hparams.get("dropout"),
+    })  # fmt: skip
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     train_idx, val_idx = split.train.nonzero().view(-1), split.val.nonzero().view(-1)
     y_train, y_val = y[train_idx], y[val_idx]
     weights: Tensor | None = None
@@ -155,4 +167,5 @@ def train_node_classifier(
     with torch.no_grad():
         probs = F.softmax(model(x, edge_index), dim=-1)
     return TrainResult(model=model, metrics=evaluate(probs, y, split), probs=probs, best_epoch=best_epoch,
-                       epochs_run=epoch, seconds=seconds, history=history)  # fmt: skip
+                       epochs_run=epoch, seconds=seconds, history=history, backbone=backbone, config=config,
+                       features=features)  # fmt: skip
