@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.graph import DatasetArgument, warn
+from mentor.cli.graph import DatasetArgument, PredictionsOption, predictions_file, warn
 from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
 from mentor.consult import (
     STRATEGIES,
@@ -34,8 +34,8 @@ from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
 
 stdout = Console()
-#: What a run writes in --out (either strategy).
-RUN_OUTPUTS = ("result.json", "consultations.jsonl", "accuracy_vs_calls.png")
+#: What a run writes in --out (either strategy; the predictions table in the format of --predictions).
+RUN_OUTPUTS = ("result.json", "consultations.jsonl", "accuracy_vs_calls.png", "predictions.csv")
 
 
 @with_llm_options(exclude=("max_calls", "max_input_tokens", "max_output_tokens"))
@@ -93,7 +93,13 @@ def consult(
     fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="login: training nodes consulted per round.")] = 0.1,
     select: Annotated[str, typer.Option(help="login: uncertainty | random (same number of calls).")] = "uncertainty",
     features: Annotated[str, typer.Option(help="minilm | bow | a sentence-transformers model name.")] = "minilm",
-    split: Annotated[Optional[str], typer.Option(help="Default: public if the data set has it, else random.")] = None,
+    split: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Default: public if the data set has it, else random. labelled: train/validation only (80/20 of "
+            "the labelled nodes), every other node predicted, no test score."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, training and random selection.")] = 0,
     augment: Annotated[
         bool,
@@ -112,6 +118,7 @@ def consult(
     epochs: Annotated[int, typer.Option(min=1)] = 500,
     patience: Annotated[int, typer.Option(min=1)] = 100,
     out: Annotated[Optional[Path], typer.Option(help="Output directory. Default: runs/<data>-<model>-seed<S>.")] = None,
+    predictions: PredictionsOption = "csv",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and spend nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print result.json to standard output.")] = False,
     data_root: DataRootOption = None,
@@ -144,7 +151,9 @@ def consult(
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"
         out = out or Path("runs") / name
         if not dry_run:
-            for note in prepare_output_dir(out, RUN_OUTPUTS):
+            run_outputs = tuple(predictions_file(predictions) if name == "predictions.csv" else name
+                                for name in RUN_OUTPUTS)  # fmt: skip
+            for note in prepare_output_dir(out, run_outputs):
                 stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         with LLMClient(llm_config, store=store) as client:
             consultation = make_consultation(config, client, progress=not as_json)
@@ -160,19 +169,19 @@ def consult(
                 gated = consultation.run(on_event=None if as_json else lambda message: stderr.print(message))
                 payload = gated_summary(gated, client, time.perf_counter() - started)
                 _fail_if_nothing_answered(payload)
-                write_gated_outputs(out, gated, payload)
+                write_gated_outputs(out, gated, payload, predictions)
             else:
                 result = consultation.run(on_round=None if as_json else _show_round)
                 payload = summary(result, client, time.perf_counter() - started)
                 _fail_if_nothing_answered(payload)
-                write_outputs(out, result, payload)
+                write_outputs(out, result, payload, predictions)
     if as_json:
         typer.echo(json.dumps(payload))
         return
     if payload["strategy"] == "gated":
-        _show_gated(payload, out)
+        _show_gated(payload, out, predictions_file(predictions))
     else:
-        _show_result(payload, out)
+        _show_result(payload, out, predictions_file(predictions))
 
 
 def _fail_if_nothing_answered(payload: dict) -> None:
@@ -186,7 +195,7 @@ def _fail_if_nothing_answered(payload: dict) -> None:
         raise typer.Exit(1)
 
 
-def _show_gated(payload: dict, out: Path) -> None:
+def _show_gated(payload: dict, out: Path, table_file: str) -> None:
     table = Table(title=f"{payload['model']} on {payload['dataset']} consulting {payload['llm']['model']} (gated)")
     consulted, never = payload["after"]["test_consulted"], payload["after"]["test_not_consulted"]
     for column in ("", "val acc", "test acc", "test F1", f"answered ({consulted['nodes'] if consulted else 0})",
@@ -211,36 +220,49 @@ def _show_gated(payload: dict, out: Path) -> None:
         f"{totals['calibration_calls']} for calibration, {totals['accepted']} accepted), kept round "
         f"{payload['selected_round']}, LLM {totals['spent_llm_seconds']:.0f} s"
     )
-    stdout.print(f"wrote {out}/result.json, consultations.jsonl")
+    _show_note(payload)
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl, {table_file}")
+
+
+def _show_note(payload: dict) -> None:
+    """Say plainly when there is no test score (split labelled)."""
+    if payload.get("note"):
+        stdout.print(f"no test score: {payload['note']}", highlight=False)
+
+
+def _score(metrics: dict, part: str, key: str = "acc") -> str:
+    """A score of ``metrics`` as printed; ``–`` where the part has no nodes (no test part: no score)."""
+    block = metrics.get(part)
+    return "–" if block is None else f"{block[key]:.4f}"
 
 
 def _show_round(event: str, report: RoundReport) -> None:
-    test = report.metrics["test"]["acc"]
+    test = _score(report.metrics, "test")
     if report.round == 0:
-        stderr.print(f"round 0 (no consultation): val {report.metrics['val']['acc']:.4f}, test {test:.4f}")
+        stderr.print(f"round 0 (no consultation): val {report.metrics['val']['acc']:.4f}, test {test}")
         return
     stderr.print(
         f"round {report.round}: consulted {report.consulted} ({report.new_calls} new calls), LLM right on "
         f"{report.llm_correct}/{report.answered}, {report.texts_augmented} texts augmented, "
-        f"{report.edges_pruned} edges pruned → val {report.metrics['val']['acc']:.4f}, test {test:.4f}"
+        f"{report.edges_pruned} edges pruned → val {report.metrics['val']['acc']:.4f}, test {test}"
     )
 
 
-def _show_result(payload: dict, out: Path) -> None:
+def _show_result(payload: dict, out: Path, table_file: str) -> None:
     table = Table(title=f"{payload['model']} on {payload['dataset']} consulting {payload['llm']['model']}")
     for column in ("", "val acc", "test acc", "test macro-F1"):
         table.add_column(column)
     for name in ("before", "after"):
         metrics = payload[name]
-        table.add_row(name, f"{metrics['val']['acc']:.4f}", f"{metrics['test']['acc']:.4f}",
-                      f"{metrics['test']['macro_f1']:.4f}")  # fmt: skip
+        table.add_row(name, _score(metrics, "val"), _score(metrics, "test"), _score(metrics, "test", "macro_f1"))
     stdout.print(table)
     totals = payload["totals"]
     stdout.print(
         f"{totals['calls']} answers ({totals['new_calls']} new calls), LLM accuracy {totals['llm_accuracy']}, "
         f"best round {payload['best_round']}" + (f", stopped: {payload['stopped']}" if payload["stopped"] else "")
     )
-    stdout.print(f"wrote {out}/result.json, consultations.jsonl, accuracy_vs_calls.png")
+    _show_note(payload)
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl, accuracy_vs_calls.png, {table_file}")
 
 
 def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from mentor import outputs
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.options import DataRootOption
 from mentor.cli.terminal import safe_markup
 from mentor.graph import TrainConfig, load_dataset, node_features, train_node_classifier
 from mentor.graph.backbones import BACKBONES
+from mentor.graph.predictions import FORMATS, PredictionTable
 
 data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
 stdout = Console()
@@ -25,6 +28,29 @@ DatasetArgument = Annotated[
         help="cora | cornell | texas | wisconsin | planetoid:<Name> | webkb:<Name> | synthetic[:k=v,...] | DIR"
     ),
 ]
+
+
+def _check_format(value: str) -> str:
+    if value not in FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}")
+    return value
+
+
+PredictionsOption = Annotated[
+    str,
+    typer.Option(
+        "--predictions",
+        callback=_check_format,
+        help="Format of the table of every node's prediction written in --out: csv | parquet | jsonl.",
+    ),
+]
+#: What ``mentor train --out`` writes.
+TRAIN_OUTPUTS = ("result.json", "predictions.csv")
+
+
+def predictions_file(fmt: str) -> str:
+    """The predictions table's file name in a run directory."""
+    return f"predictions.{fmt}"
 
 
 def warn(notes: list[str], about: str = "") -> None:
@@ -74,7 +100,11 @@ def train(
         str, typer.Option(help="minilm | bow | given | any sentence-transformers model name.")
     ] = "minilm",
     split: Annotated[
-        str, typer.Option(help="public | random | file | geom-gcn-<i> (what the data set has).")
+        str,
+        typer.Option(
+            help="public | random | file | geom-gcn-<i> (what the data set has) | labelled (train/validation "
+            "only, 80/20 of the labelled nodes: no test score)."
+        ),
     ] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the random split and of training.")] = 0,
     epochs: Annotated[int, typer.Option(min=1)] = 500,
@@ -82,6 +112,11 @@ def train(
     lr: Annotated[Optional[float], typer.Option(min=0.0)] = None,
     hidden: Annotated[Optional[int], typer.Option(min=1)] = None,
     dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99)] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Directory for result.json and predictions.csv (every node's prediction). Default: none."),
+    ] = None,
+    predictions: PredictionsOption = "csv",
     data_root: DataRootOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -91,18 +126,28 @@ def train(
     with user_errors():
         graph = load_dataset(dataset, data_root, seed)
         warn(graph.warnings())
-        chosen = graph.split(split) if split in graph.splits else None
-        if chosen is None:
-            raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.splits)}")
+        if split not in graph.split_names:
+            raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.split_names)}")
+        chosen = graph.split(split)
         warn(chosen.warnings(), f"split {split}: ")
+        if out is not None:
+            for note in outputs.prepare_output_dir(out, (TRAIN_OUTPUTS[0], predictions_file(predictions))):
+                stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         started = time.perf_counter()
         x = node_features(graph, features, progress=not as_json)
         feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
                              dropout=dropout, seed=seed)  # fmt: skip
-        result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config)
-    summary = {"dataset": graph.name, "model": config.model, "features": features, "split": split, "seed": seed,
-               **result.summary(), "feature_seconds": round(feature_seconds, 3)}  # fmt: skip
+        result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config,
+                                       num_classes=graph.num_classes)  # fmt: skip
+        note = chosen.test_note(split)
+        summary = {"dataset": graph.name, "model": config.model, "features": features, "split": split, "seed": seed,
+                   **({"test_acc": None, "test_macro_f1": None} if note else {}), **result.summary(),
+                   "test_scored": note is None, **({"note": note} if note else {}),
+                   "feature_seconds": round(feature_seconds, 3)}  # fmt: skip
+        if out is not None:
+            PredictionTable.from_probs(graph, result.probs, chosen).write(out / predictions_file(predictions))
+            outputs.write_json(out / "result.json", summary)
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -111,5 +156,11 @@ def train(
         table.add_column(column)
     for part, values in result.metrics.items():
         table.add_row(part, f"{values['acc']:.4f}", f"{values['macro_f1']:.4f}")
+    if note:
+        table.add_row("test", "– (none)", "– (none)")
     stdout.print(table)
     stdout.print(f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.1f} s")
+    if note:
+        stdout.print(f"no test score: {safe_markup(note)}", highlight=False)
+    if out is not None:
+        stdout.print(f"wrote {safe_markup(str(out))}/result.json, {predictions_file(predictions)}", highlight=False)

@@ -39,6 +39,7 @@ from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution
 from mentor.consult.loop import TEXT_EXCERPT, Consultation
 from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
 from mentor.graph import PseudoLabels, TrainResult
+from mentor.graph.predictions import PredictionTable
 from mentor.graph.train import mask_metrics
 from mentor.llm import ChatRequest, Result
 
@@ -127,6 +128,23 @@ class GatedResult:
     @property
     def answered(self) -> list[Asked]:
         return [a for a in self.asked if a.answer.ok]
+
+    def prediction_table(self) -> PredictionTable:
+        """Every node's final prediction: the selected GNN's, or, with the cascade, the gate's combination on an
+        accepted node (source ``pooled``, or ``llm`` under the route rule); the selected GNN's own beside it."""
+        gnn = self.selected.probs
+        probs = gnn.clone()
+        sources = ["gnn"] * self.graph.num_nodes
+        if self.config.cascade:
+            combined = "llm" if self.config.combine == "route" else "pooled"
+            for item in self.asked:
+                if item.accepted and item.combined is not None:
+                    probs[item.node] = torch.tensor(item.combined, dtype=probs.dtype)
+                    sources[item.node] = combined
+        asked = torch.zeros(self.graph.num_nodes, dtype=torch.bool)
+        asked[[a.node for a in self.asked]] = True
+        return PredictionTable.from_probs(self.graph, probs, self.split, sources=sources, asked=asked, gnn_probs=gnn)
+
 
 
 class GatedConsultation(Consultation):

@@ -32,6 +32,8 @@ from mentor.graph import (
     uncertainty_scores,
 )
 from mentor.graph.features import tfidf_features
+from mentor.graph.predictions import PredictionTable
+from mentor.graph.text_graph import Split
 from mentor.llm import ChatRequest, LLMClient
 
 #: Characters of a node's text kept with each consultation record (for reports).
@@ -85,6 +87,7 @@ class ConsultResult:
     best: TrainResult
     stopped: str | None = None
     feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
+    split: Split | None = None
 
     @property
     def before(self) -> dict[str, dict[str, float]]:
@@ -93,6 +96,13 @@ class ConsultResult:
     @property
     def after(self) -> dict[str, dict[str, float]]:
         return self.rounds[self.best_round].metrics
+
+    def prediction_table(self) -> PredictionTable:
+        """Every node's prediction by the best round's GNN (the loop never puts an answer on a node; the nodes
+        it asked about are training nodes, whose given labels stand)."""
+        asked = torch.zeros(self.graph.num_nodes, dtype=torch.bool)
+        asked[[c["node"] for c in self.consultations]] = True
+        return PredictionTable.from_probs(self.graph, self.best.probs, self.split, asked=asked)
 
 
 ProgressHook = Callable[[str, RoundReport], None]
@@ -246,7 +256,7 @@ class Consultation:
         best_round = max(range(len(reports)), key=lambda r: (reports[r].metrics["val"]["acc"], -r))
         return ConsultResult(config=config, graph=self.graph, rounds=reports, consultations=consultations,
                              best_round=best_round, best=results[best_round], stopped=stopped,
-                             feature_seconds=self.feature_seconds)  # fmt: skip
+                             feature_seconds=self.feature_seconds, split=self.split)  # fmt: skip
 
     def _record(self, round_: int, node: int, request: ChatRequest, answer: Any, view: NodeView) -> dict[str, Any]:
         shown = [int(view.known_labels[u]) if int(view.known_labels[u]) >= 0 else int(view.predictions[u])

@@ -1,5 +1,6 @@
-"""What a consultation run leaves behind: ``result.json``, ``consultations.jsonl`` and, for the login strategy,
-``accuracy_vs_calls.png``.
+"""What a consultation run leaves behind: ``result.json``, ``consultations.jsonl``, ``predictions.csv`` (or
+``.parquet`` / ``.jsonl``: every node's prediction, :mod:`mentor.graph.predictions`) and, for the login strategy,
+``accuracy_vs_calls.png``. A split without a test part (``labelled``) gives null test scores and a ``note``.
 
 Each file is written to a temporary name and renamed into place, so an interrupted run leaves no half-written
 file.
@@ -25,8 +26,25 @@ def versions() -> dict[str, str]:
     return outputs.versions(("torch", "torch-geometric", "sentence-transformers", "llama-cpp-python", "openai"))
 
 
+def _split_name(result: ConsultResult | GatedResult) -> str:
+    return result.config.split or ("public" if "public" in result.graph.splits else "random")
+
+
+def _scored(result: ConsultResult | GatedResult) -> dict[str, Any]:
+    """``test_scored`` and, without a test part, the ``note`` that says why test scores are null."""
+    note = result.split.test_note(_split_name(result)) if result.split is not None else None
+    return {"test_scored": note is None, **({"note": note} if note else {})}
+
+
+def _with_test(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Scores by part with ``test`` null where there is no test part (never a made-up number)."""
+    return {**metrics, "test": metrics.get("test")}
+
+
 def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[str, Any]:
     rounds = [r.as_dict() for r in result.rounds]
+    for round_ in rounds:
+        round_["metrics"] = _with_test(round_["metrics"])
     answered = [r for r in result.rounds[1:]]
     totals = {
         key: sum(getattr(r, key) for r in answered)
@@ -44,11 +62,12 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
     return {
         "strategy": "login",
         "dataset": result.graph.name,
-        "split": result.config.split or ("public" if "public" in result.graph.splits else "random"),
+        "split": _split_name(result),
+        **_scored(result),
         "model": result.config.model,
         "llm": _llm(client),
-        "before": result.before,
-        "after": result.after,
+        "before": _with_test(result.before),
+        "after": _with_test(result.after),
         "best_round": result.best_round,
         "stopped": result.stopped,
         "totals": totals,
@@ -59,11 +78,12 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
     }
 
 
-def write_outputs(out: Path, result: ConsultResult, payload: dict[str, Any]) -> None:
-    """Write the three output files into ``out``."""
+def write_outputs(out: Path, result: ConsultResult, payload: dict[str, Any], predictions: str = "csv") -> None:
+    """Write a login run's files into ``out`` (the predictions table as ``predictions.<predictions>``)."""
 
     outputs.write_text(out / "consultations.jsonl",
                        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in result.consultations))  # fmt: skip
+    result.prediction_table().write(out / f"predictions.{predictions}", predictions)
     outputs.atomic_write(out / "accuracy_vs_calls.png", lambda tmp: plot_accuracy_vs_calls(payload, Path(tmp)))
     outputs.write_json(out / "result.json", payload)
 
@@ -78,13 +98,16 @@ def plot_accuracy_vs_calls(payload: dict[str, Any], path: Path) -> None:
     for r in payload["rounds"]:
         if r["round"] > 0:
             calls.append(calls[-1] + r["calls"])
-        test.append(100 * r["metrics"]["test"]["acc"])
+        if r["metrics"].get("test"):
+            test.append(100 * r["metrics"]["test"]["acc"])
         val.append(100 * r["metrics"]["val"]["acc"])
     figure, axis = plt.subplots(figsize=(5.5, 3.6), dpi=120)
-    axis.plot(calls, test, marker="o", label="test")
+    if test:  # no test part (split labelled): validation only
+        axis.plot(calls, test, marker="o", label="test")
     axis.plot(calls, val, marker="s", linestyle="--", label="validation")
     best = payload["best_round"]
-    axis.scatter([calls[best]], [test[best]], s=120, facecolors="none", edgecolors="red", label="selected round")
+    marked = test if test else val
+    axis.scatter([calls[best]], [marked[best]], s=120, facecolors="none", edgecolors="red", label="selected round")
     axis.set_xlabel("LLM calls (answers used)")
     axis.set_ylabel("accuracy (%)")
     axis.set_title(f"{payload['model']} on {payload['dataset']}, consultant {payload['llm']['model']}", fontsize=9)
@@ -122,7 +145,8 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
     return {
         "strategy": "gated",
         "dataset": graph.name,
-        "split": result.config.split or ("public" if "public" in graph.splits else "random"),
+        "split": _split_name(result),
+        **_scored(result),
         "model": result.config.model,
         "llm": _llm(client),
         "before": scores(result.before.probs.argmax(-1)),
@@ -201,10 +225,12 @@ def gated_records(result: GatedResult) -> list[dict[str, Any]]:
     return records
 
 
-def write_gated_outputs(out: Path, result: GatedResult, payload: dict[str, Any]) -> None:
-    """``consultations.jsonl`` and ``result.json`` of a gated run (each written atomically)."""
+def write_gated_outputs(out: Path, result: GatedResult, payload: dict[str, Any], predictions: str = "csv") -> None:
+    """``consultations.jsonl``, the predictions table (``predictions.<predictions>``) and ``result.json`` of a
+    gated run (each written atomically)."""
     outputs.write_text(out / "consultations.jsonl",
                        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in gated_records(result)))  # fmt: skip
+    result.prediction_table().write(out / f"predictions.{predictions}", predictions)
     outputs.write_json(out / "result.json", payload)
 
 

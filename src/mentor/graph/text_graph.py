@@ -14,6 +14,8 @@ from torch_geometric.utils import homophily
 
 #: A validation or test part smaller than this gets a warning (one node would be over 3 accuracy points).
 SMALL_SPLIT = 30
+#: The split made from ``random`` for labelling: train and validation only (see :meth:`Split.for_labelling`).
+LABELLED = "labelled"
 
 
 @dataclass
@@ -31,6 +33,19 @@ class Split:
         if name not in ("train", "val", "test"):
             raise ValueError(f"unknown split part {name!r}; expected train, val or test")
         return getattr(self, name)
+
+    def for_labelling(self) -> Split:
+        """This split without a test part: its training and test nodes train, its validation nodes validate (from
+        ``random``'s 60/20/20: 80/20 of the labelled nodes). For a run that wants labels, not a score."""
+        return Split(self.train | self.test, self.val.clone(), torch.zeros_like(self.test))
+
+    def test_note(self, name: str) -> str | None:
+        """What a result says in place of a test score when this split (called ``name``) has no test part;
+        ``None`` when it has one."""
+        if bool(self.test.any()):
+            return None
+        return (f"split {name} has no test part (every labelled node trains or validates), so there is no test "
+                "score: test scores are null")  # fmt: skip
 
     def warnings(self, minimum: int = SMALL_SPLIT) -> list[str]:
         """What makes scores on this split mean little: a validation or test part under ``minimum`` nodes, with
@@ -85,11 +100,20 @@ class TextGraph:
     def edge_index(self) -> Tensor:
         return self.data.edge_index
 
+    @property
+    def split_names(self) -> list[str]:
+        """The splits :meth:`split` gives: those in ``splits``, and ``labelled`` where there is a ``random`` one."""
+        derived = [LABELLED] if "random" in self.splits and LABELLED not in self.splits else []
+        return [*self.splits, *derived]
+
     def split(self, name: str) -> Split:
+        """The split ``name``; ``labelled`` is made from ``random`` (:meth:`Split.for_labelling`)."""
+        if name == LABELLED and name not in self.splits and "random" in self.splits:
+            return self.splits["random"].for_labelling()
         try:
             return self.splits[name]
         except KeyError:
-            known = ", ".join(self.splits) or "none"
+            known = ", ".join(self.split_names) or "none"
             raise KeyError(f"{self.name} has no split {name!r}; it has: {known}") from None
 
     def edge_homophily(self) -> float | None:
@@ -143,7 +167,7 @@ class TextGraph:
             "edge_homophily": None if homophily_value is None else round(homophily_value, 4),
             "text_chars": text_chars,
             "features": None if self.data.x is None else int(self.data.x.size(1)),
-            "splits": {name: split.sizes() for name, split in self.splits.items()},
+            "splits": {name: self.split(name).sizes() for name in self.split_names},
         }
 
     def copy(self) -> TextGraph:
