@@ -32,6 +32,7 @@ from mentor.consult.prompt import estimate_tokens, load_templates
 from mentor.graph.backbones import BACKBONES
 from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
+from mentor.progress import stage
 
 stdout = Console()
 #: What a run writes in --out (either strategy; the predictions table in the format of --predictions).
@@ -166,14 +167,18 @@ def consult(
                 return
             started = time.perf_counter()
             if isinstance(consultation, GatedConsultation):
-                gated = consultation.run(on_event=None if as_json else lambda message: stderr.print(message))
+                gated = consultation.run(
+                    on_event=None if as_json else lambda message: stderr.print(message, soft_wrap=True)
+                )
                 payload = gated_summary(gated, client, time.perf_counter() - started)
                 _fail_if_nothing_answered(payload)
+                stage(f"writing: {out}", enabled=not as_json)
                 write_gated_outputs(out, gated, payload, predictions)
             else:
                 result = consultation.run(on_round=None if as_json else _show_round)
                 payload = summary(result, client, time.perf_counter() - started)
                 _fail_if_nothing_answered(payload)
+                stage(f"writing: {out}", enabled=not as_json)
                 write_outputs(out, result, payload, predictions)
     if as_json:
         typer.echo(json.dumps(payload))

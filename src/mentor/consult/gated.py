@@ -42,6 +42,7 @@ from mentor.graph import PseudoLabels, TrainResult
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.train import mask_metrics
 from mentor.llm import ChatRequest, Result
+from mentor.progress import stage
 
 EventHook = Callable[[str], None]
 #: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
@@ -179,8 +180,10 @@ class GatedConsultation(Consultation):
     def run(self, on_event: EventHook | None = None) -> GatedResult:  # type: ignore[override]
         config, split = self.config, self.split
         say = on_event or (lambda _message: None)
+        stage(f"features: {config.features} for {self.graph.num_nodes} nodes", enabled=self.progress)
         x = self.features()
         started = time.perf_counter()
+        stage(f"training: {config.model} on the training labels (round 0)", enabled=self.progress)
         before = self.train(x)
         say(f"round 0 (GNN alone): val {before.metrics['val']['acc']:.4f}, train {time.perf_counter() - started:.1f} s")
         budget = config.budget_calls(self.graph.num_nodes)
@@ -191,7 +194,8 @@ class GatedConsultation(Consultation):
             nonlocal llm_seconds
             requests = self.requests(nodes, self.prompt_view(result))
             started = time.perf_counter()
-            answers = self.client.complete_many(requests, progress=self.progress)
+            answers = self.client.complete_many(requests, progress=self.progress,
+                                                label=f"{phase}, asking {self.client.model}")  # fmt: skip
             llm_seconds += time.perf_counter() - started
             confidence, prediction = result.probs.max(dim=-1)
             batch = []
@@ -267,6 +271,7 @@ class GatedConsultation(Consultation):
                     weights=torch.tensor([max(accepted[v].combined or [0.0]) for v in sorted(accepted)]),
                 )
                 started = time.perf_counter()
+                stage(f"round {round_}: retraining with {len(accepted)} pseudo-labels", enabled=self.progress)
                 current = self.train(x, pseudo=pseudo)
                 report.train_seconds = time.perf_counter() - started
                 report.pseudo_labels = len(accepted)

