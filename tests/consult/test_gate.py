@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mentor.consult.gate import Calibration, calibrate, llm_distribution, pooled
+from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution, pooled
 
 K = 3  # classes
 
@@ -101,3 +101,51 @@ def test_llm_distribution_from_probabilities_or_a_bare_label():
     bare = llm_distribution(None, "c", names)
     assert bare[2] == max(bare) and sum(bare) == pytest.approx(1)
     assert llm_distribution(None, None, names) == pytest.approx([1 / 3] * 3)
+
+
+# -- what result.json reports -----------------------------------------------------------------------------------
+
+ROUTE_FIELDS = {"tau", "kappa", "routed", "llm_correct_routed", "gnn_correct_routed"}
+POOL_FIELDS = {"gnn_weight", "llm_weight"}
+
+
+def _route_nodes() -> list[Calibration]:
+    return [_node(i, 0.4 + 0.01 * i, False, 0.9, True) for i in range(4)] + [
+        _node(10 + i, 0.9, True, 0.9, False) for i in range(4)
+    ]
+
+
+def test_a_closed_pool_gate_reports_its_weights_and_no_route_fields():
+    gate = calibrate(_mixed(40, gnn_right=0.7, llm_right=0.1), min_gain=2)
+    shown = gate.as_dict()
+    assert not shown["open"] and shown["rule"] == "pool" and not ROUTE_FIELDS & set(shown)
+    assert shown["gnn_weight"] == gate.gnn_weight and shown["llm_weight"] == gate.llm_weight
+
+
+def test_an_open_pool_gate_reports_no_route_fields_and_rebuilds():
+    gate = calibrate(_mixed(40, gnn_right=0.5, llm_right=0.9), min_gain=2)
+    shown = gate.as_dict()
+    assert shown["open"] and POOL_FIELDS <= set(shown) and not ROUTE_FIELDS & set(shown)
+    rebuilt = Gate(**shown)
+    assert rebuilt.routes(0.99) and rebuilt.routes(0.2, 0.1)
+    assert rebuilt.combine([0.45, 0.35, 0.2], [0.1, 0.8, 0.1]) == pytest.approx(
+        gate.combine([0.45, 0.35, 0.2], [0.1, 0.8, 0.1])
+    )
+
+
+def test_a_route_gate_reports_its_thresholds_only_when_open():
+    gate = calibrate(_route_nodes(), min_gain=2, rule="route")
+    shown = gate.as_dict()
+    assert ROUTE_FIELDS <= set(shown) and not POOL_FIELDS & set(shown) and shown["routed"] == 4
+    rebuilt = Gate(**shown)
+    assert [rebuilt.routes(c, 0.9) for c in (0.2, 0.95)] == [gate.routes(c, 0.9) for c in (0.2, 0.95)] == [True, False]
+    closed = calibrate(_route_nodes(), min_gain=50, rule="route").as_dict()
+    assert not closed["open"] and not (ROUTE_FIELDS | POOL_FIELDS) & set(closed)
+    assert "gains 4 of 8" in closed["reason"]
+
+
+@pytest.mark.parametrize("rule", ["pool", "route"])
+def test_a_gate_without_calibration_answers_reports_no_rule_fields(rule):
+    shown = calibrate([], rule=rule).as_dict()
+    assert not (ROUTE_FIELDS | POOL_FIELDS) & set(shown)
+    assert not Gate(**shown).routes(0.0, 1.0)

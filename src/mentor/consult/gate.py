@@ -35,6 +35,11 @@ GNN_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 LLM_WEIGHTS: tuple[float, ...] = tuple(i / 4 for i in range(17))  # 0, 0.25, ..., 4
 #: Probabilities are floored here before logarithms (a label the LLM gave 0 keeps a finite penalty).
 FLOOR = 1e-4
+#: Each rule's own fields in :meth:`Gate.as_dict`, reported only where they were fitted (see there).
+RULE_FIELDS: dict[str, tuple[str, ...]] = {
+    "pool": ("gnn_weight", "llm_weight"),
+    "route": ("tau", "kappa", "routed", "llm_correct_routed", "gnn_correct_routed"),
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ class Calibration:
 @dataclass(frozen=True)
 class Gate:
     """A fitted rule and the evidence it was chosen on (``gain``: calibration nodes it answers right minus the
-    GNN's; out of sample for ``pool``)."""
+    GNN's; out of sample for ``pool``). ``tau``, ``kappa`` and the ``routed`` counts belong to ``route``, the
+    weights to ``pool``: a pool asks about any node while it is open, whatever ``tau`` and ``kappa`` say."""
 
     open: bool
     rule: Rule
@@ -85,7 +91,9 @@ class Gate:
 
     def routes(self, gnn_confidence: float, llm_confidence: float | None = None) -> bool:
         """Whether a node with these confidences is worth asking (``llm_confidence=None``) and its answer used."""
-        if not self.open or gnn_confidence > self.tau:
+        if self.rule == "pool" or not self.open:
+            return self.open  # an open pool asks about any node and combines every answer
+        if gnn_confidence > self.tau:
             return False
         return llm_confidence is None or llm_confidence >= self.kappa
 
@@ -96,7 +104,13 @@ class Gate:
         return pooled(gnn_probs, llm_probs, self.gnn_weight, self.llm_weight)
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: round(value, 4) if isinstance(value, float) else value for key, value in asdict(self).items()}
+        """The gate as ``result.json`` reports it: the rule's own fields only where they were fitted (a pool's
+        weights once it saw a calibration answer; a route rule's thresholds and counts once it opened: a closed one
+        routes nothing), never the other rule's placeholders. ``Gate(**as_dict())`` rebuilds it (floats to 4 places)."""
+        fitted = self.calibration_nodes > 0 if self.rule == "pool" else self.open
+        left_out = {name for rule, names in RULE_FIELDS.items() if rule != self.rule or not fitted for name in names}
+        return {key: round(value, 4) if isinstance(value, float) else value
+                for key, value in asdict(self).items() if key not in left_out}  # fmt: skip
 
 
 def calibrate(nodes: Sequence[Calibration], min_gain: int = 2, rule: Rule = "pool") -> Gate:
@@ -146,14 +160,12 @@ def _pool(nodes: Sequence[Calibration], min_gain: int, closed: Gate) -> Gate:
     gnn_right = gnn.argmax(axis=1) == y
     gain = int(right[held_out, np.arange(len(nodes))].sum() - gnn_right.sum())
     a, w = grid[best]
-    fitted = {**asdict(closed), "gain": gain, "gnn_weight": a, "llm_weight": w, "tau": 1.0, "kappa": 0.0,
-              "routed": len(nodes), "llm_correct_routed": int(right[best].sum()),
-              "gnn_correct_routed": int(gnn_right.sum())}  # fmt: skip
+    fitted = {**asdict(closed), "gain": gain, "gnn_weight": a, "llm_weight": w}
     if w == 0 or gain < min_gain:
         verdict = ("the LLM adds nothing to the GNN on them" if gain <= 0 or w == 0
                    else "too little evidence that it helps")  # fmt: skip
         reason = f"pooling gains {gain} of {len(nodes)} calibration nodes out of sample (needs {min_gain}): " + verdict
-        return Gate(**{**fitted, "open": False, "tau": -1.0, "kappa": 1.0, "routed": 0, "reason": reason})
+        return Gate(**{**fitted, "open": False, "reason": reason})
     reason = (f"pooling (LLM weight {w:g}, GNN weight {a:g}) gains {gain} of {len(nodes)} calibration nodes "
               "out of sample")  # fmt: skip
     return Gate(**{**fitted, "open": True, "reason": reason})
@@ -212,5 +224,5 @@ def llm_distribution(
     return [0.5 + 0.5 / k if name == label else 0.5 / k for name in class_names]
 
 
-__all__ = ["GNN_WEIGHTS", "KAPPAS", "LLM_WEIGHTS", "Calibration", "Gate", "Rule", "calibrate", "llm_distribution",
-           "pooled"]  # fmt: skip
+__all__ = ["GNN_WEIGHTS", "KAPPAS", "LLM_WEIGHTS", "RULE_FIELDS", "Calibration", "Gate", "Rule", "calibrate",
+           "llm_distribution", "pooled"]  # fmt: skip
