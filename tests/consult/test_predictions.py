@@ -9,7 +9,7 @@ import torch
 
 from mentor.consult import Consultation, ConsultConfig, summary, write_gated_outputs, write_outputs
 from mentor.graph.splits import random_split
-from mentor.report.runs import load_run
+from mentor.report import load_run, render_report
 from tests.consult.scripted import always_right
 from tests.consult.test_gated import _client, _config, _less_sure_when_wrong, _mostly_right, _poisoned, _run
 
@@ -109,7 +109,10 @@ def test_labelling_mode_gated_calibrates_on_validation_and_reports_no_test_score
     assert len(frame) == graph.num_nodes and "test" not in set(frame["split"])
     unlabelled = frame[graph.y.numpy() < 0]
     assert len(unlabelled) and set(unlabelled["source"]) <= {"gnn", "pooled"} and unlabelled["label"].notna().all()
-    assert load_run(tmp_path / "run").result["after"]["test"] is None  # the report reads it
+    run = load_run(tmp_path / "run")  # the report reads it, and draws no test bars of made-up zeros
+    assert run.result["after"]["test"] is None
+    html = render_report([run])
+    assert "Accuracy against LLM answers used" in html and "all, answered and never-asked test nodes" not in html
 
 
 def test_labelling_mode_login_reports_no_test_score(partly_labelled, store_path, tmp_path):

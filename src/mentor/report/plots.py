@@ -34,6 +34,8 @@ def accuracy_bars(run: Run) -> str | None:
     parts = [("all test", "test"), ("answered", "test_consulted"), ("never asked", "test_not_consulted")]
     if not all(r.get(key) for _, key in stages):
         return None
+    if not any(r[key].get("test") for _, key in stages):  # no test part (split labelled): nothing to draw
+        return None
     figure, axes = plt.subplots(figsize=(6.4, 2.8))
     width = 0.8 / len(stages)
     for i, (label, key) in enumerate(stages):
