@@ -93,12 +93,12 @@ class Lines:
     def __init__(self, label: str, total: int, unit: str = "", note: Callable[[], str] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.label, self.total, self.unit, self.note, self.clock = label, total, unit, note, clock
-        self.done = 0
+        self.done = self._first = self._shown = 0  # _first: done before start (a resumed run's steps)
         self.started = self._shown_at = clock()
-        self._shown = 0
         self._step = max(1, math.ceil(total / LINES_PER_STAGE))
 
     def start(self) -> None:
+        self.started, self._first = self.clock(), self.done
         self._show()
 
     def advance(self, count: int = 1) -> None:
@@ -118,10 +118,10 @@ class Lines:
         now = self.clock()
         elapsed = now - self.started
         text = f"{self.label}: {self.done}/{self.total}{f' {self.unit}' if self.unit else ''}"
-        if self.done:
+        if self.done > self._first:
             text += f", elapsed {duration(elapsed)}"
             if self.done < self.total:
-                text += f", ETA {duration(elapsed / self.done * (self.total - self.done))}"
+                text += f", ETA {duration(elapsed / (self.done - self._first) * (self.total - self.done))}"
         note = self.note() if self.note else ""
         line(f"{text} ({note})" if note else text)
         self._shown, self._shown_at = self.done, now

@@ -137,3 +137,20 @@ def test_a_consult_run_into_a_log_prints_plain_progress_lines(tmp_path, monkeypa
     for gate in (payload["gate"]["calibration"], *(r["gate"] for r in payload["rounds"])):
         assert not {"tau", "kappa", "routed", "llm_correct_routed", "gnn_correct_routed"} & set(gate)
         assert {"gnn_weight", "llm_weight", "reason", "gain"} <= set(gate)
+
+
+def test_distill_training_in_a_log_shows_steps_and_the_latest_loss(capsys):
+    from types import SimpleNamespace
+
+    from mentor.distill.trainer import RichProgress
+
+    callback, state = RichProgress("qa · answer"), SimpleNamespace(max_steps=10, global_step=4)  # resumed at 4
+    callback.on_train_begin(None, state, None)
+    for step in range(5, 11):
+        state.global_step = step
+        callback.on_step_end(None, state, None)
+        callback.on_log(None, state, None, logs={"loss": 1.0 / step, "learning_rate": 1e-4})
+    callback.on_train_end(None, state, None)
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[0] == "qa · answer: 4/10 steps"
+    assert re.fullmatch(r"qa · answer: 10/10 steps, elapsed \d+s \(loss 0\.100\)", shown[-1])

@@ -21,6 +21,7 @@ from mentor.distill.formats import REASONS_FIRST, Mode, answer_target
 from mentor.distill.loss import multitask_loss, term_losses
 from mentor.distill.predict import generate_answers
 from mentor.distill.tasks import Example, Task
+from mentor.progress import Lines, bars
 
 #: rows a causal student reads in one forward pass: a batch's rows are sorted by length and read in groups
 ROWS_PER_FORWARD = 8
@@ -145,16 +146,24 @@ def learning_curve(log_history: Sequence[Mapping[str, Any]]) -> list[dict[str, f
 
 
 class RichProgress(TrainerCallback):
-    """A Rich progress bar over training steps, with the latest loss, validation accuracy and time left."""
+    """Progress over training steps with the latest loss and validation accuracy: a Rich bar on a terminal,
+    throttled plain lines in a log (:mod:`mentor.progress`)."""
 
     def __init__(self, description: str = "training student") -> None:
         self.description = description
         self.progress = None
         self.task_id = None
+        self.lines: Lines | None = None
+        self.status = ""
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        if not bars():
+            self.lines = Lines(self.description, state.max_steps, "steps", note=lambda: self.status)
+            self.lines.done = state.global_step  # a resumed run starts where it stopped
+            self.lines.start()
+            return
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -169,16 +178,22 @@ class RichProgress(TrainerCallback):
         )
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.lines is not None:
+            self.lines.update(state.global_step)
         if self.progress is not None:
             self.progress.update(self.task_id, completed=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
-        if self.progress is not None and logs:
-            shown = {k: v for k, v in logs.items() if k in ("loss", "eval_accuracy")}
-            if shown:
-                self.progress.update(self.task_id, status=" ".join(f"{k} {v:.3f}" for k, v in shown.items()))
+        shown = {k: v for k, v in (logs or {}).items() if k in ("loss", "eval_accuracy")}
+        if shown:
+            self.status = " ".join(f"{k} {v:.3f}" for k, v in shown.items())
+            if self.progress is not None:
+                self.progress.update(self.task_id, status=self.status)
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if self.lines is not None:
+            self.lines.finish()
+            self.lines = None
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
