@@ -29,14 +29,16 @@ from mentor.consult import (
 )
 from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
 from mentor.consult.prompt import estimate_tokens, load_templates
+from mentor.consult.saving import save_run_model
 from mentor.graph.backbones import BACKBONES
+from mentor.graph.saved import MODEL_DIR
 from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
 from mentor.progress import stage
 
 stdout = Console()
 #: What a run writes in --out (either strategy; the predictions table in the format of --predictions).
-RUN_OUTPUTS = ("result.json", "consultations.jsonl", "accuracy_vs_calls.png", "predictions.csv")
+RUN_OUTPUTS = ("result.json", "consultations.jsonl", "accuracy_vs_calls.png", "predictions.csv", MODEL_DIR)
 
 
 @with_llm_options(exclude=("max_calls", "max_input_tokens", "max_output_tokens"))
@@ -174,12 +176,14 @@ def consult(
                 _fail_if_nothing_answered(payload)
                 stage(f"writing: {out}", enabled=not as_json)
                 write_gated_outputs(out, gated, payload, predictions)
+                save_run_model(out / MODEL_DIR, consultation, gated)
             else:
                 result = consultation.run(on_round=None if as_json else _show_round)
                 payload = summary(result, client, time.perf_counter() - started)
                 _fail_if_nothing_answered(payload)
                 stage(f"writing: {out}", enabled=not as_json)
                 write_outputs(out, result, payload, predictions)
+                save_run_model(out / MODEL_DIR, consultation, result)
     if as_json:
         typer.echo(json.dumps(payload))
         return
@@ -226,7 +230,7 @@ def _show_gated(payload: dict, out: Path, table_file: str) -> None:
         f"{payload['selected_round']}, LLM {totals['spent_llm_seconds']:.0f} s"
     )
     _show_note(payload)
-    stdout.print(f"wrote {out}/result.json, consultations.jsonl, {table_file}")
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl, {table_file}, {MODEL_DIR}/")
 
 
 def _show_note(payload: dict) -> None:
@@ -267,7 +271,7 @@ def _show_result(payload: dict, out: Path, table_file: str) -> None:
         f"best round {payload['best_round']}" + (f", stopped: {payload['stopped']}" if payload["stopped"] else "")
     )
     _show_note(payload)
-    stdout.print(f"wrote {out}/result.json, consultations.jsonl, accuracy_vs_calls.png, {table_file}")
+    stdout.print(f"wrote {out}/result.json, consultations.jsonl, accuracy_vs_calls.png, {table_file}, {MODEL_DIR}/")
 
 
 def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:

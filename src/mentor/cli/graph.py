@@ -15,9 +15,11 @@ from mentor import outputs
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.options import DataRootOption
 from mentor.cli.terminal import safe_markup
-from mentor.graph import TrainConfig, load_dataset, node_features, train_node_classifier
+from mentor.graph import TrainConfig, load_dataset, train_node_classifier
 from mentor.graph.backbones import BACKBONES
+from mentor.graph.features import FeatureSpec
 from mentor.graph.predictions import FORMATS, PredictionTable
+from mentor.graph.saved import MODEL_DIR, save_model, training_record
 
 data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
 stdout = Console()
@@ -131,15 +133,15 @@ def train(
         chosen = graph.split(split)
         warn(chosen.warnings(), f"split {split}: ")
         if out is not None:
-            for note in outputs.prepare_output_dir(out, (TRAIN_OUTPUTS[0], predictions_file(predictions))):
+            for note in outputs.prepare_output_dir(out, (TRAIN_OUTPUTS[0], predictions_file(predictions), MODEL_DIR)):
                 stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         started = time.perf_counter()
-        x = node_features(graph, features, progress=not as_json)
+        spec, x = FeatureSpec.fit_transform(features, graph, progress=not as_json)
         feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
                              dropout=dropout, seed=seed)  # fmt: skip
         result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config,
-                                       num_classes=graph.num_classes)  # fmt: skip
+                                       num_classes=graph.num_classes, features=spec)  # fmt: skip
         note = chosen.test_note(split)
         summary = {"dataset": graph.name, "model": config.model, "features": features, "split": split, "seed": seed,
                    **({"test_acc": None, "test_macro_f1": None} if note else {}), **result.summary(),
@@ -148,6 +150,7 @@ def train(
         if out is not None:
             PredictionTable.from_probs(graph, result.probs, chosen).write(out / predictions_file(predictions))
             outputs.write_json(out / "result.json", summary)
+            save_model(out / MODEL_DIR, result, graph, training=training_record(result, split=split))
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -163,4 +166,5 @@ def train(
     if note:
         stdout.print(f"no test score: {safe_markup(note)}", highlight=False)
     if out is not None:
-        stdout.print(f"wrote {safe_markup(str(out))}/result.json, {predictions_file(predictions)}", highlight=False)
+        stdout.print(f"wrote {safe_markup(str(out))}/result.json, {predictions_file(predictions)}, {MODEL_DIR}/",
+                     highlight=False)  # fmt: skip

@@ -31,8 +31,9 @@ from mentor.graph import (
     train_node_classifier,
     uncertainty_scores,
 )
-from mentor.graph.features import tfidf_features
+from mentor.graph.features import FeatureSpec
 from mentor.graph.predictions import PredictionTable
+from mentor.graph.saved import GraphFingerprint
 from mentor.graph.text_graph import Split
 from mentor.llm import ChatRequest, LLMClient
 
@@ -117,6 +118,8 @@ class Consultation:
         self.client = client
         self.progress = progress
         self.graph = (graph or load_dataset(config.dataset, config.data_root, config.seed)).copy()
+        self.fingerprint = GraphFingerprint.of(self.graph)  # as given: a run may change its texts and edges
+        self.feature_spec: FeatureSpec | None = None  # how the latest features were made (saved with a model)
         if self.graph.texts is None:
             raise ValueError(f"{self.graph.name} has no node texts to show a consultant")
         split_name = config.split or ("public" if "public" in self.graph.splits else "random")
@@ -141,18 +144,15 @@ class Consultation:
     def features(self) -> Tensor:
         """Features of the current node texts (time spent on it accumulates in ``feature_seconds``)."""
         started = time.perf_counter()
-        texts = self.graph.texts or []
-        if self.config.features == "bow":
-            x = tfidf_features(texts)
-        else:
-            assert self.encoder is not None
-            x = self.encoder.encode(texts, progress=self.progress)
+        self.feature_spec, x = FeatureSpec.fit_transform(self.config.features, self.graph, encoder=self.encoder,
+                                                         progress=self.progress)  # fmt: skip
         self.feature_seconds += time.perf_counter() - started
         return x
 
     def train(self, x: Tensor, pseudo: PseudoLabels | None = None) -> TrainResult:
         return train_node_classifier(x, self.graph.edge_index, self.graph.y, self.split, self.train_config,
-                                     pseudo=pseudo, num_classes=self.graph.num_classes)  # fmt: skip
+                                     pseudo=pseudo, num_classes=self.graph.num_classes,
+                                     features=self.feature_spec)  # fmt: skip
 
     def select(self, result: TrainResult, x: Tensor, k: int, round_: int, consulted: dict[int, tuple]) -> list[int]:
         """Training nodes to consult: not consulted before unless their neighbourhood changed since."""

@@ -95,7 +95,7 @@ class FeatureSpec(BaseModel):
                     raise
                 detail = " ".join(str(error).split())[:300]
                 raise DataError(f"the model's features need the sentence encoder {self.encoder!r}, which cannot be "
-                                f"loaded here ({detail})", file=where) from None  # fmt: skip
+                                f"loaded here ({detail})") from None  # fmt: skip
         if x.size(1) != self.dim:
             raise DataError(f"features have {x.size(1)} columns, the model takes {self.dim} ({self.name})", file=where)
         return x.float()
