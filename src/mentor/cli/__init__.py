@@ -9,6 +9,7 @@ from mentor.cli.consult import baseline_app, consult
 from mentor.cli.distill import app as distill_app
 from mentor.cli.graph import data_app, train
 from mentor.cli.llm import app as llm_app
+from mentor.cli.predict import predict
 from mentor.cli.report import report
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(data_app, name="data")
 app.command()(train)
 app.command()(consult)
+app.command()(predict)
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(distill_app, name="distill")
 app.command()(report)
