@@ -147,7 +147,6 @@ class GatedResult:
         return PredictionTable.from_probs(self.graph, probs, self.split, sources=sources, asked=asked, gnn_probs=gnn)
 
 
-
 class GatedConsultation(Consultation):
     """The gated strategy for one graph, one backbone and one consultant; see the module docstring."""
 
