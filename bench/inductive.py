@@ -1,0 +1,190 @@
+"""What a deployed small model gains from the LLM: nodes it never saw while it was consulted.
+
+For each graph and seed, a random 20 % of the nodes (and their edges) is removed; a gated consult (default
+settings: gcn, minilm features, 10 % budget, the local teacher) runs on the rest; then the saved GNN predicts the
+full graph with no LLM call, and is scored on the removed nodes: the GNN alone (round 0) against the GNN after
+consultation (the selected round). Blind prompts of nodes whose neighbourhood the removal did not change are
+answered by the shipped answers (``bench/results/consult_gain_answers.jsonl.gz``); new answers go to
+``bench/results/inductive_answers.jsonl.gz``, so a rerun replays them. Runs accumulate in
+``bench/results/inductive_runs.json`` (a killed run resumes); the table goes to ``inductive.json`` and
+docs/benchmarks.md.
+
+    python bench/inductive.py --datasets wisconsin,cornell,texas --seeds 0-9
+    python bench/inductive.py --datasets cora --seeds 0-2
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import subgraph
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, ci95, machine, mean_ci, record_invocation, write_json, write_section  # noqa: E402
+
+from mentor.consult import ConsultConfig  # noqa: E402
+from mentor.consult.gated import GatedConsultation  # noqa: E402
+from mentor.graph import load_dataset  # noqa: E402
+from mentor.graph.saved import SavedModel  # noqa: E402
+from mentor.graph.splits import random_split  # noqa: E402
+from mentor.graph.text_graph import TextGraph  # noqa: E402
+from mentor.llm import LLMClient, LLMConfig, ResponseStore  # noqa: E402
+from mentor.paths import cache_dir  # noqa: E402
+
+SHIPPED = RESULTS / "consult_gain_answers.jsonl.gz"
+ANSWERS = RESULTS / "inductive_answers.jsonl.gz"
+RUNS = RESULTS / "inductive_runs.json"
+HELD_OUT = 0.2
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = map(int, text.split("-"))
+        return list(range(low, high + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def without(graph: TextGraph, removed: torch.Tensor, seed: int) -> TextGraph:
+    """``graph`` without the ``removed`` nodes and their edges, with a fresh ``random`` split of what is left."""
+    keep = torch.ones(graph.num_nodes, dtype=torch.bool)
+    keep[removed] = False
+    edge_index, _ = subgraph(keep, graph.edge_index, relabel_nodes=True, num_nodes=graph.num_nodes)
+    y = graph.y[keep]
+    kept = keep.nonzero().view(-1).tolist()
+    return TextGraph(
+        name=graph.name,
+        data=Data(y=y, edge_index=edge_index, num_nodes=len(kept)),
+        texts=[graph.texts[i] for i in kept] if graph.texts is not None else None,
+        class_names=list(graph.class_names),
+        splits={"random": random_split(y, seed)},
+        source=f"{graph.source} without {removed.numel()} nodes",
+        node_ids=[graph.node_ids[i] for i in kept] if graph.node_ids is not None else None,
+    )
+
+
+def run_one(dataset: str, seed: int, client: LLMClient) -> dict[str, Any]:
+    full = load_dataset(dataset, seed=seed)
+    generator = torch.Generator().manual_seed(1000 + seed)
+    removed = torch.randperm(full.num_nodes, generator=generator)[: round(HELD_OUT * full.num_nodes)]
+    removed = removed[full.y[removed] >= 0]
+    graph = without(full, removed, seed)
+    config = ConsultConfig(dataset=dataset, seed=seed, split="random")
+    started = time.perf_counter()
+    requests_before = client.usage()["requests"]
+    result = GatedConsultation(config, client, graph=graph, progress=False).run()
+    y = full.y[removed]
+
+    def accuracy(train_result: Any) -> float:
+        probs = SavedModel.from_training(train_result, graph).predict_proba(full)
+        return float((probs[removed].argmax(-1) == y).float().mean())
+
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "model": config.model,
+        "held_out": int(removed.numel()),
+        "alone": accuracy(result.before),
+        "after": accuracy(result.selected),
+        "selected_round": result.selected_round,
+        "gate_open": bool(result.calibration_gate.open),
+        "answers": len(result.answered),
+        "accepted": sum(a.accepted for a in result.asked),
+        "requests": client.usage()["requests"] - requests_before,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def table(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    rows = {}
+    for dataset in sorted({r["dataset"] for r in runs.values()}):
+        mine = sorted((r for r in runs.values() if r["dataset"] == dataset), key=lambda r: r["seed"])
+        gains = [100 * (r["after"] - r["alone"]) for r in mine]
+        alone, after = [100 * r["alone"] for r in mine], [100 * r["after"] for r in mine]
+        rows[dataset] = {
+            "seeds": [r["seed"] for r in mine],
+            "held_out_nodes": statistics.mean(r["held_out"] for r in mine),
+            "alone": [statistics.mean(alone), ci95(alone)],
+            "after": [statistics.mean(after), ci95(after)],
+            "gain": [statistics.mean(gains), ci95(gains)],
+            "gate_open": sum(r["gate_open"] for r in mine),
+            "answers": sum(r["answers"] for r in mine),
+            "requests": sum(r["requests"] for r in mine),
+        }
+    return rows
+
+
+def render(rows: dict[str, Any], invocations: list[str]) -> str:
+    lines = [
+        "## Inductive check: the consulted GNN on nodes it never saw (`bench/inductive.py`)",
+        "",
+        "A random 20 % of each graph's labelled nodes (and their edges) is removed; a gated consult with default "
+        "settings (gcn, minilm, 10 % budget, teacher `local:qwen2.5-1.5b`) runs on the rest; the saved GNN then "
+        "predicts the whole graph with no LLM call and is scored on the removed nodes: round 0's GNN (alone) "
+        "against the selected GNN (after). Accuracy in %, mean ± 95 % CI over seeds; *gain* is seed by seed.",
+        "",
+        "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
+        "",
+        "| graph | seeds | removed nodes | alone | after consultation | gain | gate open | answers (requests sent) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for dataset, r in rows.items():
+        lines.append(
+            f"| {dataset} | {len(r['seeds'])} | {r['held_out_nodes']:.0f} | {mean_ci(*r['alone'])} | "
+            f"{mean_ci(*r['after'])} | {mean_ci(*r['gain'], sign='+')} | {r['gate_open']} of {len(r['seeds'])} | "
+            f"{r['answers']} ({r['requests']}) |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default="wisconsin,cornell,texas")
+    parser.add_argument("--seeds", default="0-9")
+    parser.add_argument("--store", type=Path, default=cache_dir() / "bench-inductive.sqlite")
+    args = parser.parse_args()
+    saved = json.loads(RUNS.read_text()) if RUNS.exists() else {"benchmark": "inductive", "runs": {}}
+    record_invocation(saved, "inductive.py")
+    with ResponseStore(args.store) as store:
+        for answers in (SHIPPED, ANSWERS):
+            if answers.exists():
+                with gzip.open(answers, "rt", encoding="utf-8") as handle:
+                    store.import_jsonl(handle, name=str(answers))
+    with LLMClient(LLMConfig(), store=args.store, run_id="bench-inductive") as client:
+        for dataset in args.datasets.split(","):
+            for seed in _seeds(args.seeds):
+                key = f"{dataset}|{seed}"
+                if key in saved["runs"]:
+                    continue
+                saved["runs"][key] = run_one(dataset, seed, client)
+                print(json.dumps(saved["runs"][key]), flush=True)
+                saved["machine"] = machine()
+                write_json("inductive_runs", saved)
+                _export_new_answers(client.store)
+    rows = table(saved["runs"])
+    write_json("inductive", {"benchmark": "inductive", "machine": machine(), "invocations": saved["invocations"],
+                             "table": rows})  # fmt: skip
+    write_section("inductive", render(rows, saved["invocations"]))
+    print(render(rows, saved["invocations"]))
+
+
+def _export_new_answers(store: ResponseStore) -> None:
+    """The store's answers that the shipped file does not hold, as a gzip JSON Lines file beside the results."""
+    with gzip.open(SHIPPED, "rt", encoding="utf-8") as handle:
+        shipped = {json.loads(line)["key"] for line in handle if line.strip()}
+    new = [r for r in store.iter_records() if r["key"] not in shipped]
+    with open(ANSWERS, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        out.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in new).encode())
+
+
+if __name__ == "__main__":
+    main()
