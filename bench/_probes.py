@@ -124,7 +124,6 @@ def _exception_line(result: Result) -> str:
 import gzip  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import pickle  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import time  # noqa: E402
@@ -133,15 +132,7 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_ANSWERS = ROOT / "bench" / "results" / "consult_gain_answers.jsonl.gz"
 
-
-class _Planted:
-    """A pickle whose loading creates ``marker``: proof that code from a data file ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (open, (self.marker, "w"))
+from tests.reliability.planted import planted_pickle  # noqa: E402
 
 
 def data_root_pickles(work: Path, data_root: Path) -> list[Probe]:
@@ -157,7 +148,7 @@ def data_root_pickles(work: Path, data_root: Path) -> list[Probe]:
             if dataset == "cora":
                 shutil.copytree(data_root / "cora_text", root / "cora_text")
             marker = root / "code-ran"
-            (root / "planetoid" / "Cora" / "raw" / raw).write_bytes(pickle.dumps(_Planted(marker)))
+            (root / "planetoid" / "Cora" / "raw" / raw).write_bytes(planted_pickle(marker))
 
             def body(root: Path = root, marker: Path = marker, dataset: str = dataset, raw: str = raw) -> Outcome:
                 result = invoke(["data", "describe", dataset, "--data-root", root, "--json"])
@@ -549,7 +540,7 @@ def report_and_predict(work: Path) -> list[Probe]:
         shutil.copytree(student, directory)
         if how in ("pytorch_model.bin", "model.pt"):
             (directory / "model.safetensors").unlink()
-            (directory / how).write_bytes(pickle.dumps(_Planted(marker)))
+            (directory / how).write_bytes(planted_pickle(marker))
         elif how == "empty":
             shutil.rmtree(directory)
             directory.mkdir()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pickle
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from mentor.cli import app
 from mentor.cli.errors import user_errors
+from tests.reliability.planted import planted_pickle
 from tests.report.conftest import consult_run
 
 runner = CliRunner()
@@ -268,16 +268,6 @@ def test_names_too_long_are_one_line(tmp_path, gated):
 # -- mentor distill predict on crafted model directories -----------------------------------------------------------
 
 
-class _Planted:
-    """A pickle that, when loaded, creates a marker file: proof that code from the model directory ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.fixture(scope="module")
 def student(tmp_path_factory) -> Path:
     from tests.distill.tiny import tiny_student
@@ -295,7 +285,7 @@ def test_a_pickled_student_is_refused_in_one_line_and_never_loaded(tmp_path, stu
     shutil.copytree(student, directory)
     (directory / "model.safetensors").unlink()
     marker = tmp_path / "code-ran"
-    (directory / pickle_as).write_bytes(pickle.dumps(_Planted(marker)))
+    (directory / pickle_as).write_bytes(planted_pickle(marker))
     for given in (directory, directory.parent):  # the student or the run directory above it
         result = _predict(given)
         assert result.exit_code == 1, result.output

@@ -16,19 +16,10 @@ from mentor.cli import app
 from mentor.errors import DataError
 from mentor.graph.datasets.planetoid_raw import SafePlanetoid, read_raw_file
 from tests.conftest import shared_data_root
+from tests.reliability.planted import planted_pickle
 
 runner = CliRunner()
 RAW_PICKLES = ("x", "tx", "allx", "y", "ty", "ally", "graph")
-
-
-class _Planted:
-    """A pickle that, when loaded, creates a marker file: proof that code from the data root ran."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def _cora_root(tmp_path):
@@ -48,7 +39,7 @@ def test_a_pickle_planted_among_the_raw_files_is_refused_and_never_run(tmp_path,
         pytest.skip("cora_text not in the shared data root")
     marker = tmp_path / "code-ran"
     planted = root / "planetoid" / "Cora" / "raw" / f"ind.cora.{name}"
-    planted.write_bytes(pickle.dumps(_Planted(marker)))
+    planted.write_bytes(planted_pickle(marker))
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("PYTEST_CURRENT_TEST")  # PyG's progress lines show, as outside the tests

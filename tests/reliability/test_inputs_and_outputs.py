@@ -3,7 +3,6 @@ anything from the user's data root."""
 
 import json
 import os
-import pickle
 import shutil
 import time
 
@@ -15,18 +14,9 @@ from mentor.graph import DataError
 from mentor.graph.datasets import load_files
 from mentor.outputs import STALE_TMP_S, OutputError, prepare_output_dir
 from tests.conftest import shared_data_root
+from tests.reliability.planted import planted_pickle
 
 runner = CliRunner()
-
-
-class _Planted:
-    """A pickle that, when loaded, creates a marker file: proof that code from the data root ran."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def test_pickles_planted_in_the_data_root_are_never_loaded(tmp_path, monkeypatch):
@@ -37,7 +27,7 @@ def test_pickles_planted_in_the_data_root_are_never_loaded(tmp_path, monkeypatch
     processed.mkdir()
     marker = tmp_path / "code-ran"
     for name in ("pre_transform.pt", "pre_filter.pt", "data.pt"):
-        (processed / name).write_bytes(pickle.dumps(_Planted(marker)))
+        (processed / name).write_bytes(planted_pickle(marker))
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     monkeypatch.setenv("MENTOR_CACHE_DIR", str(tmp_path / "cache"))
     result = runner.invoke(app, ["data", "describe", "planetoid:Cora", "--data-root", str(root), "--json"])

@@ -15,18 +15,9 @@ from mentor.cli import app
 from mentor.graph import TrainConfig, make_synthetic, train_node_classifier
 from mentor.graph.features import FeatureSpec
 from mentor.graph.saved import ModelDirError, save_model
+from tests.reliability.planted import planted_pickle
 
 runner = CliRunner()
-
-
-class _Planted:
-    """A pickle that, when loaded, creates a marker file: proof that code from the run directory ran."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +66,7 @@ def _one_line(result, expected):
 @pytest.mark.parametrize("name", ["model.pt", "pytorch_model.bin", "model.pkl", "weights.pth", "training_args.bin"])
 def test_a_planted_pickle_in_model_is_never_loaded(run, trained_run, graph, tmp_path, no_unpickling, name):
     marker = tmp_path / "code-ran"
-    (run / "model" / name).write_bytes(pickle.dumps(_Planted(marker)))
+    (run / "model" / name).write_bytes(planted_pickle(marker))
     loaded = mentor.load(run)
     assert torch.equal(loaded.predict_proba(graph), trained_run[1].probs)
     assert _predict(run, tmp_path / "p.csv").exit_code == 0
@@ -84,7 +75,7 @@ def test_a_planted_pickle_in_model_is_never_loaded(run, trained_run, graph, tmp_
 
 def test_a_pickle_in_place_of_the_weights_is_one_line_and_never_run(run, tmp_path, no_unpickling):
     marker = tmp_path / "code-ran"
-    (run / "model" / "model.safetensors").write_bytes(pickle.dumps(_Planted(marker)))
+    (run / "model" / "model.safetensors").write_bytes(planted_pickle(marker))
     _one_line(_predict(run, tmp_path / "p.csv"), "model.safetensors: does not match config.json")
     assert not marker.exists() and not (tmp_path / "p.csv").exists()
     with pytest.raises(ModelDirError):
