@@ -1,13 +1,12 @@
 """The plain-file format for a user's own graph, and its validation errors."""
 
-import json
-
 import pandas as pd
 import pytest
 import torch
 
 from mentor.graph import DataError, Split, load_dataset, validate
 from mentor.graph.datasets import load_files
+from tests.graph.plain_files import write_graph
 
 NODES = [
     {"id": "n1", "text": "graph neural networks", "label": "ml", "split": "train"},
@@ -19,17 +18,7 @@ NODES = [
 
 
 def _write(directory, nodes=NODES, edges="n1 n2\nn2 n3\nn3 n4  # comment\nn4 n5\n", fmt="jsonl", classes=None):
-    directory.mkdir(exist_ok=True)
-    if fmt == "jsonl":
-        (directory / "nodes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in nodes))
-    elif fmt == "csv":
-        pd.DataFrame(nodes).to_csv(directory / "nodes.csv", index=False)
-    else:
-        pd.DataFrame(nodes).to_parquet(directory / "nodes.parquet")
-    (directory / "edges.txt").write_text(edges)
-    if classes:
-        (directory / "classes.txt").write_text("\n".join(classes))
-    return directory
+    return write_graph(directory, nodes, edges, fmt, classes or None)
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])

@@ -1,15 +1,13 @@
 """Labels in a user's graph files are what they say: text (or an integer), one line, one spelling per class, never
 a missing value or a list taken for a class; odd label distributions are warned about."""
 
-import json
-
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from mentor.cli import app
 from mentor.errors import DataError
 from mentor.graph.datasets import load_files
+from tests.graph.plain_files import write_graph
 
 runner = CliRunner()
 
@@ -20,16 +18,7 @@ def _nodes(labels):
 
 def _graph(directory, nodes, fmt="jsonl", classes=None):
     directory.mkdir()
-    if fmt == "jsonl":
-        (directory / "nodes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in nodes))
-    elif fmt == "csv":
-        pd.DataFrame(nodes).to_csv(directory / "nodes.csv", index=False)
-    else:
-        pd.DataFrame(nodes).to_parquet(directory / "nodes.parquet")
-    (directory / "edges.txt").write_text("n0 n1\n")
-    if classes is not None:
-        (directory / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
-    return directory
+    return write_graph(directory, nodes, "n0 n1\n", fmt, classes)
 
 
 GOOD = ["a", "b", "a", "b", ""]
