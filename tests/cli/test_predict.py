@@ -71,7 +71,7 @@ def no_llm(monkeypatch):
 
 def test_predict_gives_the_runs_gnn_predictions_exactly_on_the_training_graph(graph_dir, tmp_path, no_llm):
     run = _train(graph_dir, tmp_path / "run")
-    assert {p.name for p in (run / "model").iterdir()} == {"config.json", "model.safetensors"}
+    assert {p.name for p in (run / "model").iterdir()} == {"config.json", "model.safetensors", "nodes.safetensors"}
     result = _invoke("predict", run, graph_dir, "--out", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
     assert "this is the model's training graph" in result.output and "predicted 80 nodes" in result.output
@@ -190,3 +190,140 @@ def test_a_gated_run_saves_the_gate_fitted_with_its_gnn_and_says_texts_were_augm
     assert result.exit_code == 0, result.output
     if augmented:
         assert f"trained with {augmented} node texts augmented with LLM explanations" in result.output
+
+
+# -- asking the LLM about new nodes through the saved gate -----------------------------------------------------
+
+predict_cli = importlib.import_module("mentor.cli.predict")
+
+
+@pytest.fixture
+def gated_run(graph_dir, tmp_path, store_path, scripted):
+    """A gated run, its gate opened as a pool that trusts the LLM (this graph is too easy for the GNN to let a gate
+    open on its own), and its graph grown by 10 new nodes."""
+    run = _consult(graph_dir, tmp_path / "run", store_path, "--no-augment")
+    path = run / "model" / "gate.json"
+    record = json.loads(path.read_text())
+    record["gate"].update(open=True, gain=3, reason="opened by the test", gnn_weight=1.0, llm_weight=3.0)
+    path.write_text(json.dumps(record))
+    return run, grow(graph_dir, tmp_path / "grown")
+
+
+def _consultant_for(graph_dir, monkeypatch, rule=lambda node: 0):
+    """The scripted consultant ``mentor predict`` gets, answering about the nodes of ``graph_dir``."""
+    backend = ScriptedConsultant(load_dataset(str(graph_dir)), rule, confidence=lambda node: 0.9)
+    monkeypatch.setattr(predict_cli, "LLMClient", lambda config, store=None: LLMClient(config, store=store,
+                                                                                      backend=backend))  # fmt: skip
+    return backend
+
+
+def _predict_asking(run, graph_dir, out, store, *extra):
+    return _invoke("predict", run, graph_dir, "--out", out, "--llm", "openai:scripted", "--llm-base-url",
+                   "http://127.0.0.1:9/v1", "--store", store, "--json", *extra)  # fmt: skip
+
+
+def test_max_calls_asks_about_the_least_confident_new_nodes_only_and_pools_the_answers(
+    gated_run, tmp_path, store_path, monkeypatch
+):
+    run, grown = gated_run
+    alone = tmp_path / "alone.csv"
+    assert _invoke("predict", run, grown, "--out", alone).exit_code == 0
+    backend = _consultant_for(grown, monkeypatch)
+    out = tmp_path / "p.csv"
+    result = _predict_asking(run, grown, out, store_path, "--max-calls", "4")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["llm"]
+    assert summary["new_nodes"] == 10 and summary["asked"] == 4 and summary["answered"] == 4
+    assert summary["new_calls"] == 4 and summary["gate_open"]
+    gnn, table = _read(alone), _read(out)
+    new = list(range(80, 90))
+    least_confident = sorted(new, key=lambda v: (float(gnn["gnn_confidence"][v]), v))[:4]
+    assert sorted(backend.asked) == sorted(least_confident)
+    assert table["asked"].tolist() == ["True" if v in least_confident else "False" for v in range(90)]
+    used = table[table["source"] == "pooled"].index.tolist()
+    assert sorted(used) == sorted(least_confident) and summary["accepted"] == 4  # an open pool uses every answer
+    # pooled with weight 3 on the LLM, the answered class (0.9) outweighs the GNN
+    answered = load_dataset(str(grown)).class_names[0]
+    assert (table.loc[used, "label"] == answered).all()
+    assert summary["changed"] == int((gnn.loc[used, "gnn_label"] != answered).sum())
+    # the GNN's own columns are the GNN's; nodes not asked keep its prediction
+    pd.testing.assert_frame_equal(table[GNN_COLUMNS], gnn[GNN_COLUMNS])
+    others = table.index.difference(used)
+    assert (table.loc[others, "label"] == gnn.loc[others, "label"]).all()
+    # the run's prompts were blind: so are these (no GNN line, no neighbour's class)
+    for request in backend.requests:
+        assert "GNN" not in request.messages[-1].content
+
+
+def test_a_second_predict_answers_from_the_store_and_budget_is_a_share_of_the_new_nodes(
+    gated_run, tmp_path, store_path, monkeypatch
+):
+    run, grown = gated_run
+    backend = _consultant_for(grown, monkeypatch)
+    first = _predict_asking(run, grown, tmp_path / "a.csv", store_path, "--budget", "0.5")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["llm"]["asked"] == 5 and len(backend.asked) == 5
+    again = _predict_asking(run, grown, tmp_path / "b.csv", store_path, "--budget", "0.5")
+    assert json.loads(again.stdout)["llm"]["store_hits"] == 5 and len(backend.asked) == 5
+    pd.testing.assert_frame_equal(_read(tmp_path / "a.csv"), _read(tmp_path / "b.csv"))
+
+
+def test_labels_of_the_graph_change_nothing_asked_or_predicted(gated_run, tmp_path, store_path, monkeypatch):
+    run, grown = gated_run
+    _consultant_for(grown, monkeypatch)
+    assert _predict_asking(run, grown, tmp_path / "a.csv", store_path, "--max-calls", "3").exit_code == 0
+    nodes = _read(grown / "nodes.csv")
+    classes = sorted(set(nodes["label"]) - {""})
+    nodes["label"] = [classes[(i * 7) % len(classes)] for i in range(len(nodes))]  # every label poisoned
+    nodes.to_csv(grown / "nodes.csv", index=False)
+    backend = _consultant_for(grown, monkeypatch)
+    result = _predict_asking(run, grown, tmp_path / "b.csv", store_path, "--max-calls", "3")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["llm"]["store_hits"] == 3 and backend.asked == []  # the same prompts
+    columns = ["id", "label", "confidence", "source", "asked", "gnn_label", "gnn_confidence"]
+    pd.testing.assert_frame_equal(_read(tmp_path / "a.csv")[columns], _read(tmp_path / "b.csv")[columns])
+
+
+def test_a_closed_gate_asks_nothing_and_says_why(graph_dir, tmp_path, store_path, monkeypatch):
+    graph = load_dataset(str(graph_dir))
+    truth = write_graph(graph_dir, num_nodes=80, unlabelled_every=4)
+    wrong = ScriptedConsultant(graph, lambda node: (truth[node] + 1) % 3, confidence=lambda node: 0.8)
+    monkeypatch.setattr(consult_cli, "LLMClient", lambda config, store=None: LLMClient(config, store=store,
+                                                                                      backend=wrong))  # fmt: skip
+    run = _consult(graph_dir, tmp_path / "run", store_path)
+    assert not json.loads((run / "model" / "gate.json").read_text())["gate"]["open"]
+    grown = grow(graph_dir, tmp_path / "grown")
+    backend = _consultant_for(grown, monkeypatch)
+    result = _predict_asking(run, grown, tmp_path / "p.csv", store_path, "--max-calls", "5")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["llm"]["asked"] == 0 and backend.asked == []
+    assert any("gate is closed" in note for note in summary["notes"])
+
+
+def test_max_calls_with_a_model_without_a_gate_is_one_line_and_writes_nothing(graph_dir, tmp_path, no_llm):
+    run = _train(graph_dir, tmp_path / "run")
+    out = tmp_path / "p.csv"
+    result = _invoke("predict", run, grow(graph_dir, tmp_path / "grown"), "--out", out, "--max-calls", "3")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "the model has no gate.json (it was saved by a train run)" in result.output
+    assert not out.exists()
+
+
+def test_a_gate_json_without_prompt_settings_is_one_line_naming_the_field(gated_run, tmp_path, store_path, no_llm):
+    run, grown = gated_run
+    gate = json.loads((run / "model" / "gate.json").read_text())
+    del gate["prompt"]
+    (run / "model" / "gate.json").write_text(json.dumps(gate))
+    result = _predict_asking(run, grown, tmp_path / "p.csv", store_path, "--max-calls", "3")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "gate.json, field 'prompt': no prompt settings" in result.output
+
+
+def test_a_planted_template_placeholder_in_gate_json_is_refused(gated_run, tmp_path, store_path, no_llm):
+    run, grown = gated_run
+    gate = json.loads((run / "model" / "gate.json").read_text())
+    gate["prompt"]["templates"]["user.txt"] += "\n${__class__}"
+    (run / "model" / "gate.json").write_text(json.dumps(gate))
+    result = _predict_asking(run, grown, tmp_path / "p.csv", store_path, "--max-calls", "3")
+    assert result.exit_code == 1 and "unknown placeholder $__class__" in result.output, result.output

@@ -111,3 +111,26 @@ def test_cli_a_run_whose_calls_all_fail_exits_non_zero_and_writes_nothing(tmp_pa
     assert result.exit_code == 1
     assert "every LLM call failed" in result.output and "connection" in result.output
     assert not out.exists()
+
+
+def test_new_nodes_asked_through_a_saved_gate_with_smollm2(graph, store_path, tmp_path):
+    """A gated run's saved model and gate, a graph grown by 3 nodes, and a real model asked about 2 of them."""
+    from mentor.consult.new_nodes import consult_new_nodes
+    from mentor.consult.saving import save_run_model
+    from mentor.graph.saved import SavedModel
+    from tests.graph.test_saved import _grown
+
+    config = ConsultConfig(dataset="synthetic", features="bow", max_calls=4, epochs=40, max_prompt_tokens=600)
+    with LLMClient(LLMConfig(llm="local:smollm2-135m", n_ctx=2048), store=store_path) as client:
+        consultation = GatedConsultation(config, client, graph=graph, progress=False)
+        result = consultation.run()
+        save_run_model(tmp_path / "model", consultation, result)
+        saved = SavedModel.load(tmp_path / "model")
+        assert saved.gate is not None
+        saved.gate["gate"].update(open=True, rule="pool", gnn_weight=1.0, llm_weight=1.0)  # a 135M model never opens it
+        grown = _grown(graph, new=3)
+        asked = consult_new_nodes(saved, grown, client, max_calls=2)
+    assert set(asked.asked) <= {150, 151, 152}
+    assert len(asked.asked) == 2 and asked.answered == 2 and asked.accepted == 2
+    frame = asked.table.frame
+    assert frame["asked"].sum() == 2 and (frame["source"] == "pooled").sum() == 2

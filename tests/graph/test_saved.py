@@ -150,3 +150,36 @@ def test_a_plain_file_graph_with_hostile_ids_round_trips(tmp_path):
     table = mentor.load(tmp_path / "run").predict(str(tmp_path / "g"))
     assert table.frame["id"].tolist() == graph.node_ids
     assert table.frame["gnn_label"].tolist() == [graph.class_names[c] for c in result.probs.argmax(-1).tolist()]
+
+
+def test_new_nodes_are_told_by_id_not_by_position_or_text(graph, tmp_path):
+    result = _train(graph)
+    save_model(tmp_path, result, graph)
+    loaded = SavedModel.load(tmp_path)
+    assert not loaded.new_nodes(graph).any()
+    grown = _grown(graph)
+    assert loaded.new_nodes(grown).nonzero().view(-1).tolist() == list(range(graph.num_nodes, grown.num_nodes))
+    grown.texts = [f"changed {t}" for t in grown.texts]  # a node whose text changed is not new
+    shuffled = grown.copy()
+    shuffled.node_ids = list(reversed(grown.node_ids))  # nor is an old node at another position
+    assert int(loaded.new_nodes(shuffled).sum()) == 10
+    assert any("10 of the graph's 100 nodes are new" in note for note in loaded.notes(grown))
+
+
+def test_a_changed_nodes_file_is_refused_and_a_model_without_one_still_predicts(graph, tmp_path):
+    result = _train(graph)
+    save_model(tmp_path, result, graph)
+    nodes = tmp_path / "nodes.safetensors"
+    original = nodes.read_bytes()
+    nodes.write_bytes(original[:-8] + bytes(8))
+    with pytest.raises(DataError, match="nodes.safetensors: does not match config.json"):
+        SavedModel.load(tmp_path)
+    # a model saved before nodes.safetensors existed: predicts, but cannot tell new nodes
+    nodes.unlink()
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["nodes_sha256"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    older = SavedModel.load(tmp_path)
+    assert torch.equal(older.predict_proba(graph), result.probs)
+    with pytest.raises(DataError, match="has no nodes.safetensors"):
+        older.new_nodes(graph)

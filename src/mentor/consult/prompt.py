@@ -91,23 +91,45 @@ def load_templates(directory: Path | None = None) -> tuple[Template, Template]:
 
 def _template_file(path: Path) -> Template:
     try:
-        template = Template(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"template missing (a template directory needs {', '.join(TEMPLATE_FILES)})",
                         file=path) from None  # fmt: skip
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else f"not UTF-8 ({error.reason})"
         raise DataError(f"template cannot be read: {reason}", file=path) from None
-    allowed = PLACEHOLDERS[path.name]
+    return checked_template(text, path.name, path)
+
+
+def template_texts(templates: tuple[Template, Template]) -> dict[str, str]:
+    """The texts of the system and user templates, by file name (what :func:`templates_from_texts` reads)."""
+    return {name: template.template for name, template in zip(TEMPLATE_FILES, templates, strict=True)}
+
+
+def templates_from_texts(texts: object, source: Path | str) -> tuple[Template, Template]:
+    """The templates saved as :func:`template_texts` (e.g. in a model's ``gate.json``), checked like template
+    files: a missing or non-text entry, or a placeholder a template may not use, is a :class:`DataError` naming
+    ``source``."""
+    if not isinstance(texts, dict) or not all(isinstance(texts.get(name), str) for name in TEMPLATE_FILES):
+        raise DataError(f"expected the prompt templates as texts named {' and '.join(TEMPLATE_FILES)}", file=source)
+    system, user = (checked_template(texts[name], name, source) for name in TEMPLATE_FILES)
+    return system, user
+
+
+def checked_template(text: str, name: str, source: Path | str) -> Template:
+    """``text`` as the template ``name`` (``system.txt`` or ``user.txt``), refused with a :class:`DataError`
+    naming ``source`` and the line when it uses a placeholder ``name`` may not use or a stray ``$``."""
+    template = Template(text)
+    allowed = PLACEHOLDERS[name]
     for match in template.pattern.finditer(template.template):
-        name = match.group("named") or match.group("braced")
+        placeholder = match.group("named") or match.group("braced")
         line = template.template.count("\n", 0, match.start()) + 1
         if match.group("invalid") is not None:
-            raise DataError("a $ that starts no placeholder (write $$ for a dollar sign)", file=path, line=line)
-        if name is not None and name not in allowed:
+            raise DataError("a $ that starts no placeholder (write $$ for a dollar sign)", file=source, line=line)
+        if placeholder is not None and placeholder not in allowed:
             known = ", ".join(f"${n}" for n in allowed) or "none"
-            raise DataError(f"unknown placeholder ${name}; {path.name} may use: {known} ($$ for a dollar sign)",
-                            file=path, line=line)  # fmt: skip
+            raise DataError(f"unknown placeholder ${placeholder}; {name} may use: {known} ($$ for a dollar sign)",
+                            file=source, line=line)  # fmt: skip
     return template
 
 
@@ -206,5 +228,6 @@ def neighbour_lists(edge_index: Tensor, num_nodes: int) -> list[list[int]]:
     return [sorted(set(n)) for n in lists]
 
 
-__all__ = ["PLACEHOLDERS", "NodeView", "PromptOptions", "build_prompt", "class_name", "estimate_tokens",
-           "load_templates", "neighbour_lists", "prompt_hash", "quote"]  # fmt: skip
+__all__ = ["PLACEHOLDERS", "NodeView", "PromptOptions", "build_prompt", "checked_template", "class_name",
+           "estimate_tokens", "load_templates", "neighbour_lists", "prompt_hash", "quote", "template_texts",
+           "templates_from_texts"]  # fmt: skip

@@ -4,11 +4,13 @@ GNN on the run's calibration answers (no LLM call)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from mentor.consult.gated import GatedConsultation, GatedResult
 from mentor.consult.loop import Consultation, ConsultResult
+from mentor.consult.prompt import template_texts
 from mentor.graph.saved import SavedModel, save_model, training_record
 
 
@@ -33,7 +35,8 @@ def save_run_model(directory: Path, consultation: Consultation, result: GatedRes
 
 def gate_record(consultation: GatedConsultation, result: GatedResult) -> dict[str, Any]:
     """``gate.json``: the gate re-fitted on the run's calibration answers with the saved GNN's class distributions
-    (what pools that GNN with new answers), and the gate the run calibrated with its first GNN."""
+    (what pools that GNN with new answers), the gate the run calibrated with its first GNN, and the consultant and
+    prompt (options and template texts) the gate was fitted with, so that new nodes are asked the same way."""
     calibration = [a for a in result.asked if a.phase == "calibration"]
     checked = consultation._checked(calibration, result.selected)
     gate = consultation._calibrate(checked)
@@ -43,6 +46,8 @@ def gate_record(consultation: GatedConsultation, result: GatedResult) -> dict[st
         "rule": result.config.combine,
         "min_gain": result.config.min_gain,
         "calibration_gate": result.calibration_gate.as_dict(),
+        "llm": consultation.client.identity,
+        "prompt": {"options": asdict(consultation.options), "templates": template_texts(consultation.templates)},
     }
 
 

@@ -7,7 +7,9 @@ A model directory (a run's ``model/``) holds
   hyper-parameters, the feature spec (encoder and version, or the fitted TF-IDF vocabulary), the class names, a
   fingerprint of the training graph, how the model was trained (augmented texts, pruned edges, pseudo-labels) and
   the versions it was made with;
-- ``gate.json`` (a gated run): the gate fitted with this model on the run's calibration answers.
+- ``nodes.safetensors``: a 64-bit hash of each training node's id, so that new nodes can be told apart later;
+- ``gate.json`` (a gated run): the gate fitted with this model on the run's calibration answers, and the prompt
+  settings and templates it was fitted with (``mentor predict --max-calls`` asks about new nodes through it).
 
 Nothing else there is read: a pickle or ``.pt`` file in the directory is never loaded, and ``torch.load`` is not
 used. ``mentor.load(RUN_DIR).predict(graph)`` predicts every node of a graph (new nodes and texts included).
@@ -41,7 +43,7 @@ from mentor.graph.text_graph import TextGraph
 from mentor.graph.train import TrainResult
 from mentor.readers import json_document
 
-CONFIG, WEIGHTS, GATE = "config.json", "model.safetensors", "gate.json"
+CONFIG, WEIGHTS, GATE, NODES = "config.json", "model.safetensors", "gate.json", "nodes.safetensors"
 #: The sub-directory of a run directory that holds its model.
 MODEL_DIR = "model"
 FORMAT = "mentor-gnn"
@@ -74,9 +76,8 @@ class GraphFingerprint(BaseModel):
 
     @classmethod
     def of(cls, graph: TextGraph) -> GraphFingerprint:
-        ids = [str(i) for i in graph.node_ids] if graph.node_ids else [str(i) for i in range(graph.num_nodes)]
         parts = {
-            "node_ids_sha256": _sha256(ids),
+            "node_ids_sha256": _sha256(node_keys(graph)),
             "texts_sha256": None if graph.texts is None else _sha256(list(graph.texts)),
             "edges_sha256": _sha256(graph.edge_index.to(torch.int64).contiguous().numpy().tobytes()),
         }
@@ -114,6 +115,7 @@ class ModelConfig(BaseModel):
     graph: GraphFingerprint
     training: Training = Field(default_factory=Training)
     weights_sha256: str
+    nodes_sha256: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -135,6 +137,7 @@ class SavedModel:
     config: ModelConfig
     model: nn.Module
     gate: dict[str, Any] | None = None
+    nodes: Tensor | None = None  # sorted 64-bit hashes of the training nodes' ids (None: not saved)
 
     # -- making and saving --------------------------------------------------------------------------------------
 
@@ -157,16 +160,25 @@ class SavedModel:
             weights_sha256=_sha256(_serialised(result.model)),
             versions=outputs.versions(("torch", "torch-geometric", "safetensors", "scikit-learn")),
         )
-        return cls(config=config, model=result.model, gate=gate)
+        return cls(config=config, model=result.model, gate=gate, nodes=id_hashes(node_keys(graph)).sort().values)
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``model.safetensors``, ``gate.json`` (or remove a stale one) and, last, ``config.json`` into
-        ``directory``. Each file is written atomically; ``config.json`` names the weights' sha256, so a model
-        directory left half-replaced by a killed run is refused when loaded, not silently mixed."""
+        """Write ``model.safetensors``, ``nodes.safetensors`` and ``gate.json`` (or remove stale ones) and, last,
+        ``config.json`` into ``directory``. Each file is written atomically; ``config.json`` names the sha256 of
+        both tensor files, so a model directory left half-replaced by a killed run is refused when loaded, not
+        silently mixed."""
         directory = Path(directory)
         data = _serialised(self.model)
-        config = self.config.model_copy(update={"weights_sha256": _sha256(data)})
+        update: dict[str, Any] = {"weights_sha256": _sha256(data)}
         outputs.atomic_write(directory / WEIGHTS, lambda tmp: Path(tmp).write_bytes(data))
+        if self.nodes is not None:
+            nodes = save_weights({"id_hash": self.nodes.contiguous()})
+            outputs.atomic_write(directory / NODES, lambda tmp: Path(tmp).write_bytes(nodes))
+            update["nodes_sha256"] = _sha256(nodes)
+        else:
+            (directory / NODES).unlink(missing_ok=True)
+            update["nodes_sha256"] = None
+        config = self.config.model_copy(update=update)
         if self.gate is not None:
             outputs.write_json(directory / GATE, self.gate)
         else:
@@ -194,12 +206,13 @@ class SavedModel:
             raise ModelDirError(f"does not match {CONFIG} (its weights_sha256): the weights were changed or belong "
                                 "to another model", file=weights)  # fmt: skip
         model = _build(config, data, weights)
+        nodes = _read_nodes(directory / NODES, config)
         gate = None
         if (directory / GATE).exists():
             gate = json_document(directory / GATE)
             if not isinstance(gate, dict):
                 raise ModelDirError(f"expected a JSON object, got {type(gate).__name__}", file=directory / GATE)
-        return cls(config=config, model=model, gate=gate)
+        return cls(config=config, model=model, gate=gate, nodes=nodes)
 
     # -- predicting ---------------------------------------------------------------------------------------------
 
@@ -251,6 +264,14 @@ class SavedModel:
         graph = _graph(graph)
         return PredictionTable.from_probs(graph, self.predict_proba(graph, encoder=encoder, progress=progress))
 
+    def new_nodes(self, graph: TextGraph) -> Tensor:
+        """A boolean mask of ``graph``'s nodes whose id the training graph did not have (by id: a node whose text
+        or edges changed is not new)."""
+        if self.nodes is None:
+            raise ModelDirError(f"the model has no {NODES} (saved by an older mentor): it cannot tell new nodes from "
+                                "its training nodes; train or consult again to save one")  # fmt: skip
+        return ~torch.isin(id_hashes(node_keys(graph)), self.nodes)
+
     def notes(self, graph: TextGraph) -> list[str]:
         """What a user should know about predicting ``graph`` with this model (nothing that stops it)."""
         training, notes = self.config.training, []
@@ -261,6 +282,9 @@ class SavedModel:
                          "and edges")  # fmt: skip
         if GraphFingerprint.of(graph).sha256 == self.config.graph.sha256:
             notes.append("this is the model's training graph (same nodes, texts and edges)")
+        elif self.nodes is not None:
+            new = int(self.new_nodes(graph).sum())
+            notes.append(f"{new} of the graph's {graph.num_nodes} nodes are new (ids the training graph did not have)")
         for package, version in self.config.features.versions.items():
             here = outputs.versions((package,))[package]
             if here != version:
@@ -302,7 +326,38 @@ def training_record(result: TrainResult, **fields: Any) -> Training:
     return Training(config=config, best_epoch=result.best_epoch, metrics=result.metrics, **fields)
 
 
+def node_keys(graph: TextGraph) -> list[str]:
+    """Each node's id as text: the data files' ids (``graph.node_ids``), else the row index."""
+    return [str(i) for i in graph.node_ids] if graph.node_ids else [str(i) for i in range(graph.num_nodes)]
+
+
+def id_hashes(keys: list[str]) -> Tensor:
+    """A 64-bit hash (BLAKE2b) of each node id, as an int64 tensor (collisions: about 1 in 10^7 for 10^6 ids)."""
+    digests = b"".join(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest() for key in keys)
+    return torch.frombuffer(bytearray(digests), dtype=torch.int64) if keys else torch.zeros(0, dtype=torch.int64)
+
+
 # -- pieces -----------------------------------------------------------------------------------------------------
+
+
+def _read_nodes(path: Path, config: ModelConfig) -> Tensor | None:
+    """The training nodes' id hashes from ``nodes.safetensors`` (``None`` where an older model has none)."""
+    if config.nodes_sha256 is None and not path.exists():
+        return None
+    if not path.is_file():
+        raise ModelDirError(f"missing: {CONFIG} names it (nodes_sha256)", file=path)
+    data = path.read_bytes()
+    if _sha256(data) != config.nodes_sha256:
+        raise ModelDirError(f"does not match {CONFIG} (its nodes_sha256): the file was changed or belongs to "
+                            "another model", file=path)  # fmt: skip
+    try:
+        state = load_weights(data)
+    except SafetensorError as error:
+        raise ModelDirError(f"not a safetensors file ({' '.join(str(error).split())})"[:300], file=path) from None
+    hashes = state.get("id_hash")
+    if hashes is None or hashes.dtype != torch.int64 or hashes.dim() != 1 or hashes.numel() != config.graph.nodes:
+        raise ModelDirError(f"expected one int64 tensor 'id_hash' of {config.graph.nodes} node-id hashes", file=path)
+    return hashes.sort().values
 
 
 def _serialised(model: nn.Module) -> bytes:
@@ -375,5 +430,5 @@ def _listed(names: list[str]) -> str:
     return shown + (f" and {len(names) - 8} more" if len(names) > 8 else "")
 
 
-__all__ = ["MODEL_DIR", "GraphFingerprint", "ModelConfig", "ModelDirError", "SavedModel", "Training", "load_model",
-           "model_directory", "save_model", "training_record"]  # fmt: skip
+__all__ = ["MODEL_DIR", "GraphFingerprint", "ModelConfig", "ModelDirError", "SavedModel", "Training", "id_hashes",
+           "load_model", "model_directory", "node_keys", "save_model", "training_record"]  # fmt: skip
