@@ -19,7 +19,11 @@ Directives in the last user message:
   ``[fault:escape]``  reply with terminal escape sequences in the explanation
 Every chat request is logged (prompt, ``response_format``, path with query, Authorization header) so tests can
 count what was sent. ``GET /v1/models`` answers ``models`` (default: ``fake``, with nothing identifying); those
-requests are logged apart, in ``model_requests``.
+requests are logged apart, in ``model_requests``. ``reply_extra`` is merged into every chat completion (e.g. a
+llama.cpp server's ``timings``). ``tokenizer`` names the tokenizer endpoint the server has, counting one token per
+whitespace-separated word: ``llama.cpp`` (``POST /tokenize`` with ``content``), ``vllm`` (``POST /tokenize`` with
+``prompt``, answering ``count``), ``llama-cpp-python`` (``POST /extras/tokenize/count`` with ``input``, a BOS token
+counted too); every tokenizer request, answered or not, is logged in ``tokenize_requests``.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class _Raw:
 class FaultServer:
     def __init__(self, *, delay_s: float = 0.0, hang_s: float = 5.0, reject_json_schema: bool = False,
                  slow_chunks: int = 10, slow_delay_s: float = 0.3, models: list[dict[str, Any]] | None = None,
-                 port: int = 0) -> None:  # fmt: skip
+                 port: int = 0, reply_extra: dict[str, Any] | None = None,
+                 tokenizer: str | None = None) -> None:  # fmt: skip
         self.delay_s = delay_s
         self.hang_s = hang_s
         self.slow_chunks, self.slow_delay_s = slow_chunks, slow_delay_s
@@ -58,6 +63,9 @@ class FaultServer:
         self.requests: list[dict[str, Any]] = []
         self.models = models if models is not None else [{"id": "fake", "object": "model", "owned_by": "test"}]
         self.model_requests: list[dict[str, Any]] = []
+        self.reply_extra = reply_extra or {}
+        self.tokenizer = tokenizer
+        self.tokenize_requests: list[dict[str, Any]] = []
         self.max_in_flight = 0
         self._in_flight = 0
         self._seen: Counter[str] = Counter()
@@ -147,12 +155,28 @@ class FaultServer:
             "usage": {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(content) // 4 + 1,
                       "total_tokens": len(prompt) // 4 + len(content) // 4 + 2},
         }  # fmt: skip
+        reply.update(self.reply_extra)
         if fault == "badjson":
             encoded = json.dumps(reply).encode()
             return 200, {}, _Raw(encoded[: len(encoded) // 2])
         if fault == "slowbody":
             return 200, {}, _Raw(json.dumps(reply).encode(), chunks=self.slow_chunks, chunk_delay_s=self.slow_delay_s)
         return 200, {}, reply
+
+    def _tokenize(self, path: str, body: dict[str, Any], authorization: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.tokenize_requests.append({"path": path, "body": body, "authorization": authorization})
+        route = path.split("?")[0]
+        if self.tokenizer == "llama.cpp" and route == "/tokenize":
+            return 200, {"tokens": list(range(len(str(body.get("content", "")).split())))}  # [] without content
+        if self.tokenizer == "vllm" and route == "/tokenize":
+            if not isinstance(body.get("prompt"), str):
+                return 400, {"object": "error", "message": "Field required: prompt"}
+            count = len(body["prompt"].split())
+            return 200, {"count": count, "max_model_len": 2048, "tokens": list(range(count))}
+        if self.tokenizer == "llama-cpp-python" and route == "/extras/tokenize/count":
+            return 200, {"count": 1 + len(str(body.get("input", "")).split())}
+        return 404, {"detail": "Not Found"}
 
     def _models(self, authorization: str) -> dict[str, Any]:
         with self._lock:
@@ -175,6 +199,10 @@ class FaultServer:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
+                if "tokenize" in self.path:
+                    code, reply = server._tokenize(self.path, body, self.headers.get("Authorization", ""))
+                    self._send(code, {}, reply)
+                    return
                 with server._lock:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)

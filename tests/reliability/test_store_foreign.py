@@ -31,7 +31,7 @@ def test_a_new_store_is_marked(tmp_path):
 def test_an_unmarked_store_of_an_earlier_mentor_is_marked_and_kept(tmp_path):
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # as mentor wrote stores before they were marked (and before label_probs)
-        db.executescript(_SCHEMA.replace(",\n    label_probs TEXT", ""))
+        db.executescript(_SCHEMA.replace(",\n    label_probs TEXT,\n    timings TEXT", ""))
         db.execute("INSERT INTO claims VALUES ('k', 'h:1:r', 0)")
         request = ChatRequest.from_prompt("old question")
         db.execute("INSERT INTO responses VALUES (?, 'm', 'id', 'e', ?, 'old answer', NULL, NULL, 0, 1, 2, 0, 0.1, 5,"
@@ -40,7 +40,8 @@ def test_an_unmarked_store_of_an_earlier_mentor_is_marked_and_kept(tmp_path):
     before = _unchanged(path)
     with ResponseStore(path, readonly=True) as store:  # read as it is, not marked or migrated
         [record] = store.iter_records()
-        assert record["text"] == "old answer" and record["label_probs"] is None and store.check() == []
+        assert record["text"] == "old answer" and record["label_probs"] is None and record["timings"] is None
+        assert store.check() == []
     assert _unchanged(path) == before
     with ResponseStore(path) as store:
         assert len(store) == 1 and [c.key for c in store.claims()] == ["k"] and store.check() == []

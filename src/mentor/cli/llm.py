@@ -145,6 +145,11 @@ def stats(
                     "hits": r.hits,
                     "hit_rate": round(r.hit_rate, 4),
                     "failures": r.failures,
+                    "mean_seconds": _rounded(r.mean_latency_s),
+                    "timed_answers": r.timed,
+                    "mean_prefill_seconds": _rounded(r.mean_prefill_s),
+                    "mean_decode_seconds": _rounded(r.mean_decode_s),
+                    "mean_prompt_tokens_evaluated": _rounded(r.mean_prompt_eval_tokens, 1),
                 }
                 for r in rows
             ],
@@ -162,16 +167,33 @@ def stats(
         "store hits",
         "hit rate",
         "failures",
+        "s/answer",
+        "prefill s",
+        "decode s",
+        "prompt tok eval",
     ):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in rows:
         table.add_row(
             r.model, str(r.calls), str(r.prompt_tokens), str(r.completion_tokens), f"{r.cost:.4f}",
-            str(r.hits), f"{r.hit_rate:.1%}", str(r.failures),
+            str(r.hits), f"{r.hit_rate:.1%}", str(r.failures), _figure(r.mean_latency_s, 2),
+            _figure(r.mean_prefill_s, 2), _figure(r.mean_decode_s, 2), _figure(r.mean_prompt_eval_tokens, 0),
         )  # fmt: skip
     stdout.print(table)
+    if any(r.timed < r.calls for r in rows):
+        stdout.print("[dim]prefill s, decode s, prompt tok eval (tokens not reused from the previous prompt's "
+                     "cache): means over the answers stored with timings; the s/answer of older answers includes "
+                     "waiting behind other requests[/]")  # fmt: skip
     if reasons:
         stdout.print("failures by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _figure(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 @app.command()

@@ -12,7 +12,7 @@ from mentor.llm.config import DEFAULT_LLM, LLMConfig, LLMSpec, parse_spec
 from mentor.llm.models import BUILTIN_MODELS, ModelNotAvailable
 from mentor.llm.output import InvalidOutput, JsonSchema, Labels, parse_output
 from mentor.llm.store import ResponseStore, StoreError
-from mentor.llm.types import ChatRequest, Completion, Decoding, Failure, Message, Result, Usage
+from mentor.llm.types import ChatRequest, Completion, Decoding, Failure, Message, Result, Timings, Usage
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -36,6 +36,7 @@ __all__ = [
     "ResponseStore",
     "Result",
     "StoreError",
+    "Timings",
     "Usage",
     "parse_output",
     "parse_spec",

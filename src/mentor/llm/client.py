@@ -12,6 +12,7 @@ detail); they never raise mid-batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import threading
@@ -26,6 +27,7 @@ from mentor.llm.backends.base import RawCompletion, Renegotiate
 from mentor.llm.budget import Budget, BudgetExceeded
 from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import label_distribution
+from mentor.llm.models import ModelNotAvailable
 from mentor.llm.output import FailureReason, InvalidOutput, Labels, parse_output
 from mentor.llm.secrets import redact
 from mentor.llm.store import Claim, ResponseStore, StoreError, claim_owner
@@ -43,6 +45,8 @@ CLAIM_POLL_S = 0.2
 #: A claim lapses unless renewed within this many seconds: its owner renews it every third of that while asking,
 #: and a claim seen unchanged for a whole lease (a dead process, on any host) is taken over.
 CLAIM_LEASE_S = 30.0
+#: Token counts remembered per client (prompts repeat the same neighbour texts).
+TOKEN_CACHE_SIZE = 1 << 16
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +136,9 @@ class LLMClient:
         self._identity_lock = asyncio.Lock()
         self._inflight: dict[str, asyncio.Future[Result]] = {}
         self._announced: set[str] = set()  # owners of claims this client was told to wait for
+        self._counter_lock = threading.Lock()
+        self._no_counter = False  # the backend cannot be built here (no API key, no model file): estimates only
+        self._counts = functools.lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._count_tokens)
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -160,6 +167,30 @@ class LLMClient:
         if not result.ok:
             raise LLMError(result)
         return result
+
+    def count_tokens(self, text: str) -> tuple[int, bool]:
+        """(tokens of ``text``, whether that count is exact). Exact where the model's own tokenizer can be asked: a
+        local GGUF model's through llama.cpp (the model is loaded if it is not yet), an HTTP server's tokenizer
+        endpoint where it has one (llama.cpp server, vLLM, llama-cpp-python's server); otherwise the estimate
+        ``len(text) // 4 + 1``. No special tokens are counted (a chat template adds a few per message). Counts
+        are remembered, so repeated texts cost nothing. Blocking: call it from the caller's thread."""
+        return self._counts(text)
+
+    def _count_tokens(self, text: str) -> tuple[int, bool]:
+        backend = self._counting_backend()
+        count = backend.count_tokens(text) if backend is not None else None
+        return (estimate_tokens(text), False) if count is None else (count, True)
+
+    def _counting_backend(self) -> Backend | None:
+        if self._backend is None and not self._no_counter:
+            with self._counter_lock:
+                if self._backend is None and not self._no_counter:
+                    try:
+                        self._runner.run(self._get_backend())
+                    except (MissingAPIKey, ModelNotAvailable, ValueError) as error:
+                        log.info("token counts are estimates: %s", redact(str(error), self.config.api_key_env))
+                        self._no_counter = True
+        return self._backend
 
     def usage(self) -> dict[str, Any]:
         """What this client spent: requests sent (retries included) and new answers, tokens, estimated cost, and
@@ -331,6 +362,8 @@ class LLMClient:
             label_probs = None
             if isinstance(request.output, Labels) and request.output.probabilities and raw.logprobs:
                 label_probs = label_distribution(request.output.labels, raw.logprobs)
+            if raw.timings is not None and raw.timings.model_s is not None:
+                latency = raw.timings.model_s  # the model's own time, without the wait behind other requests
             completion = Completion(
                 key=key,
                 text=raw.text,
@@ -339,6 +372,7 @@ class LLMClient:
                 label_probs=label_probs,
                 repaired=parsed.repaired,
                 usage=Usage(prompt_tokens=raw.prompt_tokens, completion_tokens=raw.completion_tokens),
+                timings=raw.timings,
                 cost=cost,
                 latency_s=latency,
                 model=self.model,
@@ -355,7 +389,8 @@ class LLMClient:
         self, backend: Backend, request: ChatRequest, sent: list[int]
     ) -> tuple[RawCompletion, float, float]:
         """Send ``request`` until a reply comes back: each request booked against the budget first, retryable
-        faults sent again up to ``max_retries`` times with backoff. Returns the reply, its latency and cost."""
+        faults sent again up to ``max_retries`` times with backoff. Returns the reply, its latency (from sending
+        to the reply, a wait for the model included) and cost."""
         retries = 0
         while True:
             try:
@@ -412,6 +447,11 @@ class _ClaimWatch:
             self._seen, self._since = holder, now
             return None
         return holder if holder is not None and now - self._since > CLAIM_LEASE_S else None
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count where no tokenizer can be asked: 4 characters per token."""
+    return len(text) // 4 + 1
 
 
 def _backoff(retry: int, retry_after: float | None) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from mentor.llm.output import InvalidOutput, parse_output
-from mentor.llm.types import ChatRequest, Completion, Failure, Usage
+from mentor.llm.types import ChatRequest, Completion, Failure, Timings, Usage
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS responses (
     latency_s REAL NOT NULL,
     created REAL NOT NULL,
     run_id TEXT NOT NULL,
-    label_probs TEXT
+    label_probs TEXT,
+    timings TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,12 +83,13 @@ CREATE TABLE IF NOT EXISTS hits (
 
 _EXPORT_FIELDS = (
     "key", "model", "model_identity", "endpoint", "request", "text", "parsed", "label", "repaired",
-    "prompt_tokens", "completion_tokens", "cost", "latency_s", "created", "run_id", "label_probs",
+    "prompt_tokens", "completion_tokens", "cost", "latency_s", "created", "run_id", "label_probs", "timings",
 )  # fmt: skip
-_JSON_FIELDS = ("request", "parsed", "label_probs")
-#: Export fields added after the first release: an older export without them still imports.
-_OPTIONAL_FIELDS = ("label_probs",)
-#: The columns of each table (``label_probs`` may be missing from an old store: it is added on open).
+_JSON_FIELDS = ("request", "parsed", "label_probs", "timings")
+#: Columns and export fields added after the first release: a store without them gains them when opened for
+#: writing and reads them as null when opened read-only; an older export without them still imports.
+_OPTIONAL_FIELDS = ("label_probs", "timings")
+#: The columns of each table (the optional ones may be missing from an old store: they are added on open).
 _COLUMNS = {
     "responses": _EXPORT_FIELDS,
     "failures": ("id", "key", "model", "reason", "detail", "attempts", "prompt_tokens", "completion_tokens",
@@ -113,6 +115,14 @@ class ModelStats:
     cost: float
     hits: int
     failures: int
+    #: Mean seconds per answer (``latency_s``: the model's own time where its backend measured it).
+    mean_latency_s: float | None = None
+    #: Answers stored with timings, and their means: prompt evaluation and decoding seconds, prompt tokens
+    #: evaluated (those not reused from the cache of the previous prompt). ``None`` where none reports them.
+    timed: int = 0
+    mean_prefill_s: float | None = None
+    mean_decode_s: float | None = None
+    mean_prompt_eval_tokens: float | None = None
 
     @property
     def hit_rate(self) -> float:
@@ -204,8 +214,10 @@ class ResponseStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 kind = self._admit(db)
-                if kind != "new" and "label_probs" not in _columns(db, "responses"):  # older than label probabilities
-                    db.execute("ALTER TABLE responses ADD COLUMN label_probs TEXT")
+                if kind != "new":  # a store older than label probabilities or timings gains their columns
+                    have = _columns(db, "responses")
+                    for column in (c for c in _OPTIONAL_FIELDS if c not in have):
+                        db.execute(f"ALTER TABLE responses ADD COLUMN {column} TEXT")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     db.execute(statement)
                 if kind != "mentor" or db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -240,13 +252,15 @@ class ResponseStore:
         return self._readable(f"{uri}?mode=ro&immutable=1")
 
     def _readable(self, uri: str) -> sqlite3.Connection:
-        """A read-only connection to an admitted store; a store older than ``label_probs`` reads it as null."""
+        """A read-only connection to an admitted store; a store older than ``label_probs`` or ``timings`` reads
+        them as null."""
         db = self._connect(uri, uri=True)
         try:
             self._admit(db)
-            if "label_probs" not in _columns(db, "responses"):  # the temp schema is searched first
-                db.execute("CREATE TEMP VIEW responses AS SELECT rowid AS rowid, *, NULL AS label_probs"
-                           " FROM main.responses")  # fmt: skip
+            have = _columns(db, "responses")
+            if missing := [column for column in _OPTIONAL_FIELDS if column not in have]:  # temp is searched first
+                nulls = "".join(f", NULL AS {column}" for column in missing)
+                db.execute(f"CREATE TEMP VIEW responses AS SELECT rowid AS rowid, *{nulls} FROM main.responses")
         except BaseException:
             db.close()
             raise
@@ -357,7 +371,7 @@ class ResponseStore:
         with self._sql() as db:
             row = db.execute(
                 "SELECT text, parsed, label, repaired, prompt_tokens, completion_tokens, cost, latency_s,"
-                " model, endpoint, created, run_id, label_probs, rowid FROM responses WHERE key = ?",
+                " model, endpoint, created, run_id, label_probs, timings, rowid FROM responses WHERE key = ?",
                 (key,),
             ).fetchone()
             if row is None:
@@ -365,7 +379,7 @@ class ResponseStore:
             try:
                 completion = _completion(key, row)
             except (ValueError, TypeError) as error:
-                self._skip(Unreadable(row[13], key, _reason(error)))
+                self._skip(Unreadable(row[14], key, _reason(error)))
                 return None
             if not self.readonly:  # a read-only store serves answers without logging the hit
                 db.execute(
@@ -405,6 +419,7 @@ class ResponseStore:
                     completion.created,
                     completion.run_id,
                     None if completion.label_probs is None else json.dumps(completion.label_probs),
+                    None if completion.timings is None else completion.timings.to_json(),
                 ),
             )
         self._unreadable.discard(completion.key)
@@ -498,17 +513,19 @@ class ResponseStore:
         where, args = ("WHERE run_id = ?", (run_id,)) if run_id else ("", ())
         with self._sql() as db:
             calls = db.execute(
-                "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost)"
+                "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost), AVG(latency_s)"
                 f" FROM responses {where} GROUP BY model",
                 args,
             ).fetchall()
+            timed = _timing_means(db, where, args)
             hits = dict(db.execute(f"SELECT model, COUNT(*) FROM hits {where} GROUP BY model", args))
             fails = dict(db.execute(f"SELECT model, COUNT(*) FROM failures {where} GROUP BY model", args))
         by_model = {row[0]: row for row in calls}
         models = sorted(set(by_model) | set(hits) | set(fails))
         out = []
         for model in models:
-            row = by_model.get(model, (model, 0, 0, 0, 0.0))
+            row = by_model.get(model, (model, 0, 0, 0, 0.0, None))
+            count, prefill, decode, evaluated = timed.get(model, (0, None, None, None))
             out.append(
                 ModelStats(
                     model=model,
@@ -518,16 +535,24 @@ class ResponseStore:
                     cost=row[4] or 0.0,
                     hits=hits.get(model, 0),
                     failures=fails.get(model, 0),
+                    mean_latency_s=row[5],
+                    timed=count,
+                    mean_prefill_s=prefill,
+                    mean_decode_s=decode,
+                    mean_prompt_eval_tokens=evaluated,
                 )
             )
         return out
 
     def mean_latency(self, model_identity: str) -> tuple[int, float | None]:
-        """(number of stored answers, their mean latency in seconds) for one model identity."""
+        """(number of stored answers, their mean time in seconds) for one model identity: the answers stored with
+        timings where there are any (their ``latency_s`` is the model's own time), else all of them (stored
+        before timings were kept, an in-process model's time then included its wait behind other requests)."""
         with self._sql() as db:
-            count, mean = db.execute(
-                "SELECT COUNT(*), AVG(latency_s) FROM responses WHERE model_identity = ?", (model_identity,)
-            ).fetchone()
+            query = "SELECT COUNT(*), AVG(latency_s) FROM responses WHERE model_identity = ?"
+            count, mean = db.execute(f"{query} AND timings IS NOT NULL", (model_identity,)).fetchone()
+            if not count:
+                count, mean = db.execute(query, (model_identity,)).fetchone()
         return count, mean
 
     def failure_reasons(self, run_id: str | None = None) -> dict[str, int]:
@@ -643,6 +668,22 @@ def _errorname(error: sqlite3.Error) -> str:
     return getattr(error, "sqlite_errorname", "") or ""
 
 
+def _timing_means(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
+    """Per model: (answers with timings, mean prefill seconds, mean decode seconds, mean prompt tokens evaluated);
+    empty where this SQLite has no JSON functions."""
+    condition = f"{where} AND" if where else "WHERE"
+    fields = ", ".join(f"AVG(json_extract(timings, '$.{name}'))" for name in
+                       ("prefill_s", "decode_s", "prompt_eval_tokens"))  # fmt: skip
+    try:
+        rows = db.execute(f"SELECT model, COUNT(*), {fields} FROM responses {condition} timings IS NOT NULL"
+                          " AND json_valid(timings) GROUP BY model", args).fetchall()  # fmt: skip
+    except sqlite3.OperationalError as error:
+        if "no such function" not in str(error):
+            raise
+        return {}
+    return {row[0]: row[1:] for row in rows}
+
+
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
 
@@ -673,6 +714,7 @@ _FILLED: dict[str, tuple[Any, str]] = {
     "repaired": (0, "repaired false"), "prompt_tokens": (0, "0 prompt tokens"),
     "completion_tokens": (0, "0 completion tokens"), "cost": (0.0, "cost 0"), "latency_s": (0.0, "latency 0"),
     "created": (0.0, "created 0"), "run_id": ("", "no run id"), "label_probs": (None, "no label probabilities"),
+    "timings": (None, "no timings"),
 }  # fmt: skip
 
 
@@ -729,6 +771,7 @@ def _completion(key: str, row: tuple[Any, ...]) -> Completion:
         created=row[10],
         run_id=row[11],
         label_probs=_json_cell(row[12], "label_probs"),
+        timings=_timings(_json_cell(row[13], "timings"), "column"),
         cached=True,
     )
 
@@ -811,3 +854,16 @@ def _validate(record: dict[str, Any]) -> None:
         isinstance(probs, dict) and all(isinstance(v, int | float) and 0 <= v <= 1 for v in probs.values())
     ):
         raise ValueError("field 'label_probs' must be null or an object of probabilities")
+    _timings(record["timings"], "field")
+
+
+def _timings(value: Any, where: str) -> Timings | None:
+    """Stored or exported timings (``None``, or an object of non-negative numbers); ValueError if not."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        return Timings.model_validate(value)
+    except ValueError:
+        raise ValueError(f"{where} 'timings' must be null or an object of non-negative numbers") from None

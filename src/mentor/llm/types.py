@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +73,47 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
+class Timings(BaseModel):
+    """Where an answer's seconds went, as its backend measured them; every field may be missing.
+
+    ``model_s``: the model's own time for the answer (in-process: the time it held the model, not the time queued
+    behind other requests; HTTP: the request's round trip). ``prefill_s``/``prompt_eval_tokens``: evaluating the
+    prompt, counting only the tokens actually evaluated (fewer than the prompt's when a shared prefix was reused
+    from the previous request's cache). ``decode_s``/``generated_tokens``: generating the answer token by token
+    (llama.cpp's count leaves out the first answer token, which comes with the prompt's evaluation).
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True)
+    model_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    prefill_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    decode_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    prompt_eval_tokens: int | None = Field(default=None, ge=0)
+    generated_tokens: int | None = Field(default=None, ge=0)
+
+    @classmethod
+    def lenient(cls, **values: Any) -> Timings:
+        """The fields of ``values`` that are valid (finite, non-negative numbers; whole ones for token counts), the
+        others dropped: for figures reported by a server or a library, which are not to be trusted."""
+        kept = {}
+        for name, value in values.items():
+            if name not in cls.model_fields or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not math.isfinite(value) or value < 0:
+                continue
+            if name.endswith("_tokens"):
+                if value != int(value):
+                    continue
+                value = int(value)
+            else:
+                value = float(value)
+            kept[name] = value
+        return cls(**kept)
+
+    def to_json(self) -> str:
+        """The fields that are set, as a JSON object (how the response store keeps them)."""
+        return self.model_dump_json(exclude_none=True)
+
+
 class Completion(BaseModel):
     """A usable answer, fresh from the model or served from the response store (``cached``)."""
 
@@ -84,7 +126,12 @@ class Completion(BaseModel):
     #: token log-probabilities); ``None`` otherwise.
     label_probs: dict[str, float] | None = None
     usage: Usage = Usage()
+    #: Where the answer's seconds went (:class:`Timings`), as far as its backend reports it; ``None`` for answers
+    #: stored before timings were kept, and from backends that report none.
+    timings: Timings | None = None
     cost: float = 0.0
+    #: Seconds the answer took: the model's own time (``timings.model_s``) where the backend measures it, which
+    #: leaves out time spent queued behind other requests to the same model; else the request's round trip.
     latency_s: float = 0.0
     model: str
     endpoint: str

@@ -7,19 +7,20 @@ from dataclasses import dataclass
 
 from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.output import FailureReason
-from mentor.llm.types import ChatRequest
+from mentor.llm.types import ChatRequest, Timings
 
 
 @dataclass(frozen=True)
 class RawCompletion:
-    """What a backend returns: the reply text, the tokens it cost and, when asked for, each generated token's
-    log-probability with its most likely alternatives."""
+    """What a backend returns: the reply text, the tokens it cost, where its time went (as far as the backend
+    can tell) and, when asked for, each generated token's log-probability with its most likely alternatives."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    timings: Timings | None = None
 
 
 #: Alternatives asked for at each token when label probabilities are wanted (OpenAI's maximum).
@@ -82,6 +83,11 @@ class Backend(ABC):
     async def complete(self, request: ChatRequest) -> RawCompletion:
         """Send exactly one request; raise :class:`BackendError` when no reply came back, :class:`Renegotiate`
         when it should be sent again with what the endpoint accepts (retries are the client's)."""
+
+    def count_tokens(self, text: str) -> int | None:
+        """The number of tokens the model's own tokenizer makes of ``text`` (no special tokens added), or ``None``
+        when this backend cannot tell. Blocking; called from the caller's thread, not the client's loop."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or model memory."""

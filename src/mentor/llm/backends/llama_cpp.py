@@ -2,7 +2,9 @@
 
 With an output schema the sampler is restricted by a grammar built from it, so a :class:`~mentor.llm.Labels`
 answer is always one of the allowed labels. One model instance decodes one request at a time; concurrent
-requests queue on a lock.
+requests queue on a lock. An answer's time (:class:`~mentor.llm.types.Timings`) is measured while it holds the
+lock, so it leaves out the wait behind other requests; llama.cpp's own counters split it into the prompt's
+evaluation and decoding.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from mentor.llm.backends.base import TOP_LOGPROBS, Backend, BackendError, RawCom
 from mentor.llm.config import LLMConfig
 from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.models import builtin_model_path
-from mentor.llm.types import ChatRequest
+from mentor.llm.types import ChatRequest, Timings
 
 
 class LlamaCppBackend(Backend):
@@ -77,13 +80,17 @@ class LlamaCppBackend(Backend):
             recorder = _TopLogprobs(TOP_LOGPROBS)
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
         with self._lock:
-            llama = self._load()
+            llama = self._load()  # not counted as the answer's time: once per model
+            counting = _reset_counters(llama)
+            started = time.perf_counter()
             try:
                 response = llama.create_chat_completion(**kwargs)
             except ValueError as error:
                 if "context window" in str(error) or "exceed" in str(error):
                     raise BackendError("context_overflow", str(error)) from None
                 raise
+            model_s = time.perf_counter() - started
+            timings = _read_counters(llama, model_s) if counting else Timings(model_s=model_s)
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         return RawCompletion(
@@ -92,16 +99,58 @@ class LlamaCppBackend(Backend):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason"),
             logprobs=recorder.tokens(llama) if recorder is not None else None,
+            timings=timings,
         )
 
     async def complete(self, request: ChatRequest) -> RawCompletion:
         return await asyncio.to_thread(self._complete_sync, request)
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` under the model's own tokenizer (no BOS, special-token text read as plain text).
+        Loads the model if it is not loaded yet; tokenizing reads only the vocabulary, so it does not wait for a
+        request being decoded."""
+        llama = self._llama
+        if llama is None:
+            with self._lock:
+                llama = self._load()
+        try:
+            return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        except (RuntimeError, ValueError, TypeError, AttributeError):  # a llama_cpp without the call, or closed
+            return None
 
     async def aclose(self) -> None:
         with self._lock:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+
+def _reset_counters(llama: Any) -> bool:
+    """Zero llama.cpp's performance counters of ``llama``'s context; ``False`` where this llama_cpp has none."""
+    try:
+        import llama_cpp
+
+        llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+    except Exception:  # noqa: BLE001 - an older or newer llama_cpp: the answer's time alone is kept
+        return False
+    return True
+
+
+def _read_counters(llama: Any, model_s: float) -> Timings:
+    """``model_s`` with llama.cpp's counters since :func:`_reset_counters`: the prompt tokens evaluated (those not
+    reused from the previous prompt's cache) and their time, the tokens decoded one by one and theirs."""
+    try:
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(llama._ctx.ctx)
+        evaluated, decoded = int(data.n_p_eval), int(data.n_eval)
+        prefill_s, decode_s = float(data.t_p_eval_ms) / 1000, float(data.t_eval_ms) / 1000
+    except Exception:  # noqa: BLE001
+        return Timings(model_s=model_s)
+    if evaluated == 0 and decoded == 0:  # counters switched off (``no_perf``): no split to report
+        return Timings(model_s=model_s)
+    return Timings.lenient(model_s=model_s, prefill_s=prefill_s, decode_s=decode_s,
+                           prompt_eval_tokens=evaluated, generated_tokens=decoded)  # fmt: skip
 
 
 class _TopLogprobs:

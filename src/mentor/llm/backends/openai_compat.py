@@ -9,6 +9,12 @@ negotiated per endpoint: servers differ in what ``response_format`` they accept,
 schema the backend tries, in order, OpenAI's ``json_schema``, llama.cpp's ``json_object`` + ``schema``, plain
 ``json_object`` and finally format instructions in the prompt, and keeps the first the endpoint accepts.
 
+An answer's time is the request's round trip; a llama.cpp server's ``timings`` object (prompt evaluation and
+decoding, in milliseconds and tokens) and OpenAI's count of cached prompt tokens are kept with it where a reply
+carries them, each figure checked (a server's reply is not trusted). Exact token counts come from the server's
+tokenizer endpoint where it has one (llama.cpp server and vLLM ``POST /tokenize``, llama-cpp-python's
+``POST /extras/tokenize/count``), found on first need and remembered.
+
 An API key is sent only where the user sent it: from the variable named by ``api_key_env``, or, when none is
 named, from ``OPENAI_API_KEY`` to api.openai.com alone. Credentials in the base URL are sent as basic auth and
 query parameters, and appear nowhere else (see :mod:`mentor.llm.backends.endpoint`).
@@ -17,8 +23,16 @@ query parameters, and appear nowhere else (see :mod:`mentor.llm.backends.endpoin
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
+import math
 import os
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -43,12 +57,22 @@ from mentor.llm.backends.endpoint import (
 )
 from mentor.llm.config import LLMConfig, StructuredOutput
 from mentor.llm.logprobs import TokenLogprob
-from mentor.llm.types import ChatRequest
+from mentor.llm.types import ChatRequest, Timings
 
 _FALLBACK_ORDER: tuple[StructuredOutput, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
 NO_KEY = "not-needed"
 #: The longest the server's model listing (``GET /models``, for the identity) is waited for.
 PROBE_TIMEOUT_S = 10.0
+#: The longest a tokenizer endpoint is waited for.
+TOKENIZE_TIMEOUT_S = 5.0
+#: Tokenizer endpoints, tried in this order on first need: (path under the server's root, request body for a text).
+#: llama.cpp's server answers an unknown body with no tokens, so its form goes first; vLLM refuses it (no
+#: ``prompt``); llama-cpp-python's server counts a BOS token too, measured on the empty text and taken off.
+_TOKENIZERS: tuple[tuple[str, Callable[[str, str], dict[str, Any]]], ...] = (
+    ("/tokenize", lambda model, text: {"content": text, "add_special": False}),
+    ("/tokenize", lambda model, text: {"model": model, "prompt": text, "add_special_tokens": False}),
+    ("/extras/tokenize/count", lambda model, text: {"input": text}),
+)
 
 
 class OpenAICompatBackend(Backend):
@@ -71,6 +95,12 @@ class OpenAICompatBackend(Backend):
         self._mode_lock = asyncio.Lock()
         self._trying = 0  # the structured-output mode being tried while negotiating
         self._logprobs = True
+        self._authorization = endpoint.authorization or (None if self._client.api_key == NO_KEY else
+                                                         f"Bearer {self._client.api_key}")  # fmt: skip
+        #: The tokenizer endpoint found (its index in _TOKENIZERS and the count of the empty text), ``False``
+        #: when the server has none that works, ``None`` before the first look.
+        self._tokenizer: tuple[int, int] | bool | None = None
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def identity(self) -> str:
@@ -157,6 +187,7 @@ class OpenAICompatBackend(Backend):
                 last = messages[-1]
                 messages[-1] = {**last, "content": f"{last['content']}\n\n{request.output.instruction()}"}
         deadline = self._config.timeout_s
+        started = time.perf_counter()
         try:
             response = await asyncio.wait_for(self._client.chat.completions.create(messages=messages, **kwargs),
                                               timeout=deadline)  # fmt: skip
@@ -175,9 +206,9 @@ class OpenAICompatBackend(Backend):
             raise BackendError("connection", f"{self.endpoint}: {error}") from None
         except ValueError as error:  # a body cut short or not JSON (json.JSONDecodeError is a ValueError)
             raise BackendError("bad_response", f"{self.endpoint}: the reply is not valid JSON ({error})") from None
-        return self._raw(response)
+        return self._raw(response, time.perf_counter() - started)
 
-    def _raw(self, response: Any) -> RawCompletion:
+    def _raw(self, response: Any, model_s: float) -> RawCompletion:
         if not isinstance(response, ChatCompletion):  # e.g. an HTML page served with status 200
             raise BackendError("bad_response", f"{self.endpoint}: the reply is not a chat completion: "
                                f"{str(response)[:80]!r}")  # fmt: skip
@@ -192,12 +223,131 @@ class OpenAICompatBackend(Backend):
                 completion_tokens=usage.completion_tokens if usage else 0,
                 finish_reason=choice.finish_reason,
                 logprobs=_token_logprobs(choice),
+                timings=_timings(response, model_s),
             )
         except (AttributeError, TypeError, ValueError) as error:  # a JSON body of another shape
             raise BackendError("bad_response", f"{self.endpoint}: malformed chat completion ({error})") from None
 
+    # -- token counts ------------------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens of ``text`` as the server's tokenizer counts them (no special tokens added); ``None`` when the
+        server has no tokenizer endpoint that works (looked for once, on the first non-empty text; OpenAI's API has
+        none), or when it stops answering (then it is not asked again)."""
+        if self._tokenizer is False or self._endpoint.is_openai:
+            return None
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                if not text:  # nothing to tell a working tokenizer by
+                    return None
+                self._tokenizer = self._find_tokenizer(text)
+                if self._tokenizer is False:
+                    return None
+            found = self._tokenizer
+        assert isinstance(found, tuple)
+        index, offset = found
+        count = self._ask_tokenizer(index, text)
+        if count is None or count < offset:
+            self._tokenizer = False
+            return None
+        return count - offset
+
+    def _find_tokenizer(self, text: str) -> tuple[int, int] | bool:
+        """The first tokenizer endpoint that counts ``text`` as some tokens and the empty text as at most one
+        (a BOS token), with that count; ``False`` if none does."""
+        for index in range(len(_TOKENIZERS)):
+            count = self._ask_tokenizer(index, text)
+            if count is None:
+                continue
+            empty = self._ask_tokenizer(index, "")
+            if empty is not None and empty <= 1 and count > empty:
+                return index, empty
+        return False
+
+    def _ask_tokenizer(self, index: int, text: str) -> int | None:
+        """The count one tokenizer endpoint gives for ``text``, or ``None`` (no such endpoint, an error, a reply
+        of another shape)."""
+        path, body = _TOKENIZERS[index]
+        root = self.endpoint.removesuffix("/v1")
+        query = f"?{urlencode(dict(self._endpoint.query))}" if self._endpoint.query else ""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._authorization:
+            headers["Authorization"] = self._authorization
+        request = urllib.request.Request(f"{root}{path}{query}", data=json.dumps(body(self.model, text)).encode(),
+                                         headers=headers, method="POST")  # fmt: skip
+        try:
+            with _NO_REDIRECTS.open(request, timeout=min(self._config.timeout_s, TOKENIZE_TIMEOUT_S)) as reply:
+                payload = json.loads(reply.read())
+        except (OSError, ValueError, http.client.HTTPException):  # refused, 4xx/5xx, timeout, not JSON
+            return None
+        return _token_count(payload)
+
     async def aclose(self) -> None:
         await self._client.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: they would carry the credentials to wherever they point."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
+
+
+def _token_count(payload: Any) -> int | None:
+    """The count in a tokenizer's reply: ``{"count": N}`` or ``{"tokens": [...]}``; ``None`` for anything else."""
+    if not isinstance(payload, Mapping):
+        return None
+    count = payload.get("count")
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+        return count
+    tokens = payload.get("tokens")
+    return len(tokens) if isinstance(tokens, list) else None
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite number, or ``None`` (strings, booleans and other shapes are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+#: A llama.cpp server's ``timings`` fields: (milliseconds, tokens) of the prompt's evaluation and of decoding.
+_SERVER_TIMINGS = (
+    ("prompt_ms", "prompt_n", "prefill_s", "prompt_eval_tokens"),
+    ("predicted_ms", "predicted_n", "decode_s", "generated_tokens"),
+)
+
+
+def _timings(response: ChatCompletion, model_s: float) -> Timings:
+    """The request's round trip, with what the reply says of the server's own time: a llama.cpp server's
+    ``timings`` (``prompt_ms``/``prompt_n``: prompt tokens evaluated, cached ones left out; ``predicted_ms``/
+    ``predicted_n``: decoding), or the prompt tokens an OpenAI-style ``usage`` reports as cached. A figure that
+    is not a finite non-negative number (a whole one for tokens) is left out."""
+    values: dict[str, Any] = {"model_s": model_s}
+    try:
+        usage = response.usage
+        details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
+        cached = _number(getattr(details, "cached_tokens", None))
+        prompt = _number(getattr(usage, "prompt_tokens", None))
+        if cached is not None and prompt is not None and cached <= prompt:
+            values["prompt_eval_tokens"] = prompt - cached
+        server = (response.model_extra or {}).get("timings")
+        if isinstance(server, Mapping):
+            for ms, n, seconds, tokens in _SERVER_TIMINGS:
+                if (value := _number(server.get(ms))) is not None:
+                    values[seconds] = value / 1000
+                if (value := _number(server.get(n))) is not None:
+                    values[tokens] = value
+    except (AttributeError, TypeError, ValueError):  # a reply of another shape: its round trip is still known
+        return Timings(model_s=model_s)
+    return Timings.lenient(**values)
 
 
 def _api_key(config: LLMConfig, endpoint: Endpoint) -> str:
