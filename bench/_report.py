@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -84,3 +85,24 @@ def ci95(values: list[float]) -> float | None:
 def mean_ci(mean: float, ci: float | None, sign: str = "") -> str:
     """``"51.8 ± 10.4"`` (no interval for a single seed); ``sign="+"`` writes differences as ``"+2.2 ± 8.3"``."""
     return f"{mean:{sign}z.1f}" + (f" ± {ci:.1f}" if ci is not None else "")  # z: never "-0.0"
+
+
+def seeded_store(store_path: Path, *answer_files: Path) -> None:
+    """Import the shipped answer files (gzip JSON Lines exports) into the benchmark's store, so that a rerun
+    replays them; answers already there are kept."""
+    from mentor.llm import ResponseStore
+
+    with ResponseStore(store_path) as store:
+        for answers in answer_files:
+            if answers.exists():
+                with gzip.open(answers, "rt", encoding="utf-8") as handle:
+                    store.import_jsonl(handle, name=str(answers))
+
+
+def export_new_answers(store: Any, shipped: Path, out: Path) -> None:
+    """The store's answers that ``shipped`` does not hold, as a reproducible gzip JSON Lines file ``out``."""
+    with gzip.open(shipped, "rt", encoding="utf-8") as handle:
+        known = {json.loads(line)["key"] for line in handle if line.strip()}
+    new = [r for r in store.iter_records() if r["key"] not in known]
+    with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as stream:
+        stream.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in new).encode())

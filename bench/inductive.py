@@ -16,7 +16,6 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import statistics
 import sys
@@ -30,7 +29,17 @@ from torch_geometric.utils import subgraph
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, ci95, machine, mean_ci, record_invocation, write_json, write_section  # noqa: E402
+from _report import (  # noqa: E402
+    RESULTS,
+    ci95,
+    export_new_answers,
+    machine,
+    mean_ci,
+    record_invocation,
+    seeded_store,
+    write_json,
+    write_section,
+)
 
 from mentor.consult import ConsultConfig  # noqa: E402
 from mentor.consult.gated import GatedConsultation  # noqa: E402
@@ -38,7 +47,7 @@ from mentor.graph import load_dataset  # noqa: E402
 from mentor.graph.saved import SavedModel  # noqa: E402
 from mentor.graph.splits import random_split  # noqa: E402
 from mentor.graph.text_graph import TextGraph  # noqa: E402
-from mentor.llm import LLMClient, LLMConfig, ResponseStore  # noqa: E402
+from mentor.llm import LLMClient, LLMConfig  # noqa: E402
 from mentor.paths import cache_dir  # noqa: E402
 
 SHIPPED = RESULTS / "consult_gain_answers.jsonl.gz"
@@ -154,11 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     saved = json.loads(RUNS.read_text()) if RUNS.exists() else {"benchmark": "inductive", "runs": {}}
     record_invocation(saved, "inductive.py")
-    with ResponseStore(args.store) as store:
-        for answers in (SHIPPED, ANSWERS):
-            if answers.exists():
-                with gzip.open(answers, "rt", encoding="utf-8") as handle:
-                    store.import_jsonl(handle, name=str(answers))
+    seeded_store(args.store, SHIPPED, ANSWERS)
     with LLMClient(LLMConfig(), store=args.store, run_id="bench-inductive") as client:
         for dataset in args.datasets.split(","):
             for seed in _seeds(args.seeds):
@@ -169,21 +174,12 @@ def main() -> None:
                 print(json.dumps(saved["runs"][key]), flush=True)
                 saved["machine"] = machine()
                 write_json("inductive_runs", saved)
-                _export_new_answers(client.store)
+                export_new_answers(client.store, SHIPPED, ANSWERS)
     rows = table(saved["runs"])
     write_json("inductive", {"benchmark": "inductive", "machine": machine(), "invocations": saved["invocations"],
                              "table": rows})  # fmt: skip
     write_section("inductive", render(rows, saved["invocations"]))
     print(render(rows, saved["invocations"]))
-
-
-def _export_new_answers(store: ResponseStore) -> None:
-    """The store's answers that the shipped file does not hold, as a gzip JSON Lines file beside the results."""
-    with gzip.open(SHIPPED, "rt", encoding="utf-8") as handle:
-        shipped = {json.loads(line)["key"] for line in handle if line.strip()}
-    new = [r for r in store.iter_records() if r["key"] not in shipped]
-    with open(ANSWERS, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
-        out.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in new).encode())
 
 
 if __name__ == "__main__":

@@ -94,3 +94,36 @@ def test_validate_catches_out_of_range_edges_labels_and_overlapping_splits(small
     graph.splits["bad"] = Split(split.train, val, split.test)
     with pytest.raises(DataError, match="split 'bad' overlaps itself"):
         validate(graph)
+
+
+# -- class descriptions ---------------------------------------------------------------------------------------
+
+_NODES = [{"id": "a", "text": "a page on databases", "label": "DB"}, {"id": "b", "text": "a page on agents",
+          "label": "Agents"}, {"id": "c", "text": "an unlabelled page"}]  # fmt: skip
+
+
+def test_a_tab_and_a_description_may_follow_a_class_name(tmp_path):
+    classes = ["DB\tDatabases: query processing,  storage and transactions", "Agents", "AI\tartificial intelligence"]
+    graph = load_files(write_graph(tmp_path / "g", _NODES, "a b\n", classes=classes))
+    assert graph.class_names == ["DB", "Agents", "AI"]
+    assert graph.class_descriptions == ["Databases: query processing, storage and transactions", None,
+                                        "artificial intelligence"]  # fmt: skip
+    plain = load_files(write_graph(tmp_path / "plain", _NODES, "a b\n", classes=["DB", "Agents"]))
+    assert plain.class_descriptions is None
+
+
+def test_a_description_without_a_name_is_an_error_naming_the_line(tmp_path):
+    directory = write_graph(tmp_path / "g", _NODES, "a b\n", classes=["DB", "\tstray description", "Agents"])
+    with pytest.raises(DataError, match=r"classes.txt, line 2: a description without a class name"):
+        load_files(directory)
+
+
+def test_a_descriptions_file_must_name_the_graphs_classes(tmp_path):
+    from mentor.graph.datasets.labels import class_descriptions
+
+    path = tmp_path / "descriptions.txt"
+    path.write_text("AI\tartificial intelligence\nML\tmachine learning\n")
+    assert class_descriptions(path, ["ML", "DB", "AI"]) == ["machine learning", None, "artificial intelligence"]
+    path.write_text("AI\tartificial intelligence\nGardening\tplants\n")
+    with pytest.raises(DataError, match=r"descriptions.txt, line 2: 'Gardening' is not a class of the graph"):
+        class_descriptions(path, ["ML", "AI"])

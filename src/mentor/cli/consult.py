@@ -28,7 +28,7 @@ from mentor.consult import (
     write_outputs,
 )
 from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
-from mentor.consult.prompt import estimate_tokens, load_templates
+from mentor.consult.prompt import CONTEXTS, load_templates
 from mentor.consult.saving import save_run_model
 from mentor.graph.backbones import BACKBONES
 from mentor.graph.saved import MODEL_DIR
@@ -116,8 +116,38 @@ def consult(
     show_neighbour_labels: Annotated[
         Optional[bool], typer.Option(help="Show neighbours' training labels (default: gated no, login yes).")
     ] = None,
-    max_prompt_tokens: Annotated[int, typer.Option(min=200, help="Estimated prompt size limit.")] = 600,
+    max_prompt_tokens: Annotated[
+        int, typer.Option(min=100, help="Prompt size limit in tokens (see --token-count).")
+    ] = 600,
+    token_count: Annotated[
+        str,
+        typer.Option(
+            help="How --max-prompt-tokens counts: estimate (4 characters a token) | exact (the "
+            "teacher's tokenizer; the estimate where an endpoint has none)."
+        ),  # fmt: skip
+    ] = "estimate",
+    context: Annotated[
+        str,
+        typer.Option(
+            help="What a prompt shows beside the node's text: neighbourhood | similar (the "
+            "--similar-k most similar nodes within two hops) | text (the node's text alone)."
+        ),  # fmt: skip
+    ] = "neighbourhood",
+    similar_k: Annotated[int, typer.Option(min=1, help="--context similar: neighbours shown.")] = 3,
+    explain: Annotated[
+        Optional[bool],
+        typer.Option(
+            help="Ask for an explanation beside the label (default: only with --augment, which uses it)."
+        ),  # fmt: skip
+    ] = None,
     templates: Annotated[Optional[Path], typer.Option(help="Directory with system.txt and user.txt.")] = None,
+    class_descriptions: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="A file with a class name, a tab and a short description per line; prompts show the "
+            "descriptions beside the names (a graph's classes.txt may hold them too)."
+        ),  # fmt: skip
+    ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 500,
     patience: Annotated[int, typer.Option(min=1)] = 100,
     out: Annotated[Optional[Path], typer.Option(help="Output directory. Default: runs/<data>-<model>-seed<S>.")] = None,
@@ -137,11 +167,15 @@ def consult(
         raise typer.BadParameter("expected pool or route", param_hint="--combine")
     if select not in ("uncertainty", "random"):
         raise typer.BadParameter("expected uncertainty or random", param_hint="--select")
+    if context not in CONTEXTS:
+        raise typer.BadParameter(f"expected one of {', '.join(CONTEXTS)}", param_hint="--context")
+    if token_count not in ("estimate", "exact"):
+        raise typer.BadParameter("expected estimate or exact", param_hint="--token-count")
     assert llm_config is not None
     # --max-calls is the plan (answers over all rounds) and also the hard budget on new calls.
     llm_config = llm_config.model_copy(update={"limits": llm_config.limits.model_copy(update={"max_calls": max_calls})})
     with user_errors():
-        load_templates(templates)  # a bad template fails now, not after training
+        load_templates(templates, context)  # a bad template fails now, not after training
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
@@ -149,6 +183,8 @@ def consult(
             selection_margin=selection_margin, fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
+            token_count=token_count, context=context, similar_k=similar_k, explain=explain,
+            class_descriptions=class_descriptions,
             epochs=epochs, patience=patience,
         )  # fmt: skip
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"
@@ -289,7 +325,7 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
         plan = config.calls_per_round(int(consultation.split.train.sum()))
         nodes = consultation.select(result, x, plan[0], 1, {})
         requests = consultation.requests(nodes, consultation.view(result))
-    prompt_tokens = [sum(estimate_tokens(m.content) for m in r.messages) for r in requests]
+    prompt_tokens = [sum(consultation.count_tokens(m.content) for m in r.messages) for r in requests]
     stored = sum(r.key(client.identity) in client.store for r in requests)
     calls = sum(plan)
     mean_prompt = statistics.mean(prompt_tokens) if prompt_tokens else 0

@@ -64,8 +64,26 @@ class ConsultConfig(BaseModel):
     show_neighbour_labels: bool | None = Field(default=None, description="None: False for gated, True for login")
     node_text_chars: int = Field(default=1000, ge=50)
     neighbour_text_chars: int = Field(default=150, ge=20)
-    max_prompt_tokens: int = Field(default=600, ge=200)
+    max_prompt_tokens: int = Field(default=600, ge=100)
+    token_count: Literal["estimate", "exact"] = Field(
+        default="estimate",
+        description="how max_prompt_tokens is counted: estimate (4 characters a token) or exact (the teacher's "
+        "tokenizer: the GGUF's vocabulary, or the endpoint's tokenize route; the estimate where it has none)",
+    )
+    context: Literal["neighbourhood", "similar", "text"] = Field(
+        default="neighbourhood",
+        description="what a prompt shows besides the node's text: neighbourhood (1- and 2-hop texts within the "
+        "token budget), similar (the similar_k most similar nodes within two hops) or text (the node's text alone)",
+    )
+    similar_k: int = Field(default=3, ge=1, description="context similar: neighbours shown")
+    explain: bool | None = Field(
+        default=None,
+        description="ask for an explanation beside the label; None: only where it is used (augment on)",
+    )
     templates: Path | None = None
+    class_descriptions: Path | None = Field(
+        default=None, description="a classes file (name, tab, description per line) whose descriptions prompts show"
+    )
     epochs: int = Field(default=500, ge=1)
     patience: int = Field(default=100, ge=1)
 
@@ -84,6 +102,11 @@ class ConsultConfig(BaseModel):
                 "features: consultation changes node texts, so features must come from them (minilm, bow…)"
             )
         return self
+
+    @property
+    def explains(self) -> bool:
+        """Whether answers carry an explanation: as set, else only where one is used (text augmentation)."""
+        return self.augment if self.explain is None else self.explain
 
     def budget_calls(self, num_nodes: int) -> int:
         """gated: the LLM calls a run may make (calibration included)."""

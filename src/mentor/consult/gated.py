@@ -166,7 +166,9 @@ class GatedConsultation(Consultation):
         else:
             confidence, predictions = result.probs.max(dim=-1)
         return NodeView(texts=self.original_texts, class_names=self.graph.class_names, known_labels=self.known,
-                        predictions=predictions, confidence=confidence, neighbours=self.neighbours)  # fmt: skip
+                        predictions=predictions, confidence=confidence, neighbours=self.neighbours,
+                        features=self.prompt_features,
+                        class_descriptions=self.graph.class_descriptions)  # fmt: skip
 
     def blind_requests(self, nodes: list[int]) -> list[ChatRequest]:
         """The prompts of ``nodes`` as this strategy sends them, when they are blind (they need no GNN)."""

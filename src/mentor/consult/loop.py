@@ -14,11 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from mentor.consult.actions import augment_text, dissimilar_edges, remove_edges
 from mentor.consult.config import ConsultConfig
-from mentor.consult.prompt import NodeView, PromptOptions, build_prompt, load_templates, neighbour_lists, prompt_hash
+from mentor.consult.prompt import (
+    NodeView,
+    PromptOptions,
+    TokenCounter,
+    build_prompt,
+    estimate_tokens,
+    load_templates,
+    neighbour_lists,
+    prompt_hash,
+)
 from mentor.graph import (
     PseudoLabels,
     SentenceEncoder,
@@ -31,6 +41,7 @@ from mentor.graph import (
     train_node_classifier,
     uncertainty_scores,
 )
+from mentor.graph.datasets.labels import class_descriptions
 from mentor.graph.features import FeatureSpec
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.saved import GraphFingerprint
@@ -109,6 +120,19 @@ class ConsultResult:
 ProgressHook = Callable[[str, RoundReport], None]
 
 
+def exact_token_counter(client: LLMClient) -> TokenCounter:
+    """Counts tokens with the teacher's own tokenizer (``client.count_tokens``), each distinct text once; where
+    the teacher has none (an endpoint without a tokenizer route) the count is the estimate, as the client says."""
+    counts: dict[str, int] = {}
+
+    def count(text: str) -> int:
+        if text not in counts:
+            counts[text] = client.count_tokens(text)[0]
+        return counts[text]
+
+    return count
+
+
 class Consultation:
     """Run the loop for one graph, one backbone and one consultant (an :class:`~mentor.llm.LLMClient`)."""
 
@@ -122,19 +146,31 @@ class Consultation:
         self.feature_spec: FeatureSpec | None = None  # how the latest features were made (saved with a model)
         if self.graph.texts is None:
             raise ValueError(f"{self.graph.name} has no node texts to show a consultant")
+        if config.class_descriptions is not None:
+            self.graph.class_descriptions = class_descriptions(config.class_descriptions, self.graph.class_names)
         split_name = config.split or ("public" if "public" in self.graph.splits else "random")
         self.split_name = split_name
         self.split = self.graph.split(split_name)
         self.known = torch.where(self.split.train, self.graph.y, torch.full_like(self.graph.y, -1))
-        self.templates = load_templates(config.templates)
+        self.templates = load_templates(config.templates, config.context)
         self.options = PromptOptions(
             show_gnn_prediction=config.show_gnn_prediction,
             show_neighbour_labels=config.show_neighbour_labels,
             node_text_chars=config.node_text_chars,
             neighbour_text_chars=config.neighbour_text_chars,
             max_prompt_tokens=config.max_prompt_tokens,
+            context=config.context,
+            similar_k=config.similar_k,
+            explain=config.explains,
         )
+        self.count_tokens: TokenCounter = estimate_tokens
+        if config.token_count == "exact":
+            self.count_tokens = exact_token_counter(client)
         self.encoder = encoder if config.features == "bow" else encoder or SentenceEncoder(config.features)
+        self.prompt_features: Tensor | None = None  # context "similar": features of the texts as given
+        if config.context == "similar":
+            _, x = FeatureSpec.fit_transform(config.features, self.graph, encoder=self.encoder, progress=progress)
+            self.prompt_features = F.normalize(x.float(), dim=-1)
         self.train_config = TrainConfig(model=config.model, epochs=config.epochs, patience=config.patience,
                                         seed=config.seed)  # fmt: skip
         self.feature_seconds = 0.0
@@ -179,10 +215,12 @@ class Consultation:
             predictions=predictions,
             confidence=confidence,
             neighbours=neighbour_lists(self.graph.edge_index, self.graph.num_nodes),
+            features=self.prompt_features,
+            class_descriptions=self.graph.class_descriptions,
         )
 
     def requests(self, nodes: list[int], view: NodeView) -> list[ChatRequest]:
-        return [build_prompt(node, view, self.options, self.templates) for node in nodes]
+        return [build_prompt(node, view, self.options, self.templates, self.count_tokens) for node in nodes]
 
     # -- the loop -----------------------------------------------------------------------------------------------
 

@@ -17,11 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from pydantic import TypeAdapter, ValidationError
 from torch import Tensor
 
 from mentor.consult.gate import Gate, llm_distribution
-from mentor.consult.prompt import NodeView, PromptOptions, build_prompt, neighbour_lists, templates_from_texts
+from mentor.consult.loop import exact_token_counter
+from mentor.consult.prompt import (
+    NodeView,
+    PromptOptions,
+    build_prompt,
+    estimate_tokens,
+    neighbour_lists,
+    templates_from_texts,
+)
 from mentor.graph.features.encoder import SentenceEncoder
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.saved import GATE, ModelDirError, SavedModel
@@ -38,6 +47,8 @@ class SavedGate:
     llm: str | None
     options: PromptOptions
     templates: tuple[Any, Any]
+    token_count: str = "estimate"
+    class_descriptions: list[str | None] | None = None
 
     @classmethod
     def of(cls, saved: SavedModel) -> SavedGate:
@@ -67,7 +78,19 @@ class SavedGate:
             raise ModelDirError(problem["msg"], file=GATE, field=where) from None
         templates = templates_from_texts(prompt.get("templates"), f"{GATE}, field 'prompt.templates'")
         llm = record.get("llm")
-        return cls(gate=gate, llm=llm if isinstance(llm, str) else None, options=options, templates=templates)
+        token_count = prompt.get("token_count", "estimate")
+        if token_count not in ("estimate", "exact"):
+            raise ModelDirError("expected estimate or exact", file=GATE, field="prompt.token_count")
+        descriptions = prompt.get("class_descriptions")
+        classes = saved.config.class_names
+        if descriptions is not None and not (
+            isinstance(descriptions, list) and len(descriptions) == len(classes)
+            and all(d is None or isinstance(d, str) for d in descriptions)
+        ):  # fmt: skip
+            raise ModelDirError(f"expected null or a list of {len(classes)} descriptions (text or null), one per class",
+                                file=GATE, field="prompt.class_descriptions")  # fmt: skip
+        return cls(gate=gate, llm=llm if isinstance(llm, str) else None, options=options, templates=templates,
+                   token_count=token_count, class_descriptions=descriptions)  # fmt: skip
 
 
 @dataclass
@@ -117,11 +140,16 @@ def consult_new_nodes(saved: SavedModel, graph: TextGraph, client: LLMClient, *,
     result.asked = eligible[: calls_for(result.new_nodes, max_calls, budget)]
     if not result.asked:
         return result
+    features = None
+    if settings.options.context == "similar":
+        features = F.normalize(saved.config.features.transform(graph, encoder=encoder).float(), dim=-1)
     view = NodeView(texts=list(graph.texts), class_names=list(graph.class_names),
                     known_labels=torch.full((graph.num_nodes,), -1, dtype=torch.long),  # no label of the graph
                     predictions=prediction, confidence=confidence,
-                    neighbours=neighbour_lists(graph.edge_index, graph.num_nodes))  # fmt: skip
-    requests = [build_prompt(v, view, settings.options, settings.templates) for v in result.asked]
+                    neighbours=neighbour_lists(graph.edge_index, graph.num_nodes), features=features,
+                    class_descriptions=settings.class_descriptions)  # fmt: skip
+    count = exact_token_counter(client) if settings.token_count == "exact" else estimate_tokens
+    requests = [build_prompt(v, view, settings.options, settings.templates, count) for v in result.asked]
     started = time.perf_counter()
     answers = client.complete_many(requests, progress=progress, label=f"new nodes, asking {client.model}")
     result.llm_seconds = time.perf_counter() - started

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,11 +26,27 @@ from mentor.errors import DataError
 from mentor.llm import ChatRequest, Labels, Message
 
 TEMPLATE_FILES = ("system.txt", "user.txt")
+#: What a prompt shows besides the target's text: ``neighbourhood`` (1- and 2-hop neighbours' texts within the
+#: token budget, the rest as counts), ``similar`` (the ``similar_k`` neighbours within two hops whose features are
+#: closest to the target's) or ``text`` (the target's text alone, cut to the token budget).
+CONTEXTS = ("neighbourhood", "similar", "text")
+#: The user template of each context (the system template is ``system.txt`` for all).
+USER_TEMPLATES = {"neighbourhood": "user.txt", "similar": "user-similar.txt", "text": "user-text.txt"}
+#: What the system template's ``$answer`` says the reply holds, with and without an explanation.
+ANSWER_WITH_EXPLANATION = (
+    '"label" (exactly one of the classes) and "explanation" (one or two sentences naming the\n'
+    "evidence in the target's text that decides the class)"
+)
+ANSWER_LABEL_ONLY = '"label" (exactly one of the classes) and nothing else'
 
 
 def estimate_tokens(text: str) -> int:
-    """Rough token count for English text (4 characters per token)."""
+    """Rough token count for English text (4 characters per token; web pages often have twice as many)."""
     return len(text) // 4 + 1
+
+
+#: Counts the tokens of a text: the teacher's tokenizer where the client has one, else :func:`estimate_tokens`.
+TokenCounter = Callable[[str], int]
 
 
 def quote(text: str, limit: int) -> str:
@@ -48,6 +65,10 @@ def class_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class PromptOptions:
+    """How a consultation prompt is built and what the answer holds (``explain``: an explanation beside the
+    label; without one the answer is a single short generation, and the label's distribution still comes from
+    token log-probabilities)."""
+
     show_gnn_prediction: bool = True
     show_neighbour_labels: bool = True
     node_text_chars: int = 1000
@@ -55,6 +76,13 @@ class PromptOptions:
     max_prompt_tokens: int = 600
     max_explanation_chars: int = 200
     max_answer_tokens: int = 100
+    context: str = "neighbourhood"
+    similar_k: int = 3
+    explain: bool = True
+
+    def __post_init__(self) -> None:
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context {self.context!r}: expected one of {', '.join(CONTEXTS)}")
 
 
 @dataclass(frozen=True)
@@ -67,33 +95,40 @@ class NodeView:
     predictions: Tensor
     confidence: Tensor
     neighbours: list[list[int]]
+    #: Row-normalised node features (``context="similar"`` ranks neighbours by cosine with them); ``None``
+    #: otherwise. Made from the graph's own texts, so blind prompts stay independent of the split and the seed.
+    features: Tensor | None = None
+    #: A short description of each class (``None`` where it has none), shown beside the names as data.
+    class_descriptions: list[str | None] | None = None
 
 
-#: The placeholders each template may use (``$$`` is a dollar sign).
-PLACEHOLDERS = {
-    "system.txt": (),
-    "user.txt": ("classes", "node_text", "gnn_line", "n1_shown", "n1_total", "neighbours_1", "n2_shown", "n2_total",
-                 "neighbours_2"),
-}  # fmt: skip
+#: The placeholders each template may use (``$$`` is a dollar sign): the system template, and every user template.
+_USER_PLACEHOLDERS = ("classes", "node_text", "gnn_line", "n1_shown", "n1_total", "neighbours_1", "n2_shown",
+                      "n2_total", "neighbours_2", "similar_shown", "similar_total", "similar")  # fmt: skip
+PLACEHOLDERS = {"system.txt": ("answer",), **{name: _USER_PLACEHOLDERS for name in USER_TEMPLATES.values()}}
 
 
-def load_templates(directory: Path | None = None) -> tuple[Template, Template]:
-    """The system and user templates, from ``directory`` when given (both files must be there). A file that
-    cannot be read, or a placeholder the template may not use, is a :class:`DataError` naming the file and line,
-    so that a bad template fails before any work."""
+def load_templates(directory: Path | None = None, context: str = "neighbourhood") -> tuple[Template, Template]:
+    """The system template and the user template of ``context``, from ``directory`` when given (``system.txt``
+    and, for the default context, ``user.txt``; ``user-similar.txt`` / ``user-text.txt`` for the others). A file
+    that cannot be read, or a placeholder the template may not use, is a :class:`DataError` naming the file and
+    line, so that a bad template fails before any work."""
+    if context not in USER_TEMPLATES:
+        raise ValueError(f"context {context!r}: expected one of {', '.join(CONTEXTS)}")
+    names = ("system.txt", USER_TEMPLATES[context])
     if directory is None:
         folder = resources.files("mentor.consult").joinpath("templates")
-        system, user = (Template(folder.joinpath(name).read_text("utf-8")) for name in TEMPLATE_FILES)
+        system, user = (Template(folder.joinpath(name).read_text("utf-8")) for name in names)
     else:
-        system, user = (_template_file(Path(directory) / name) for name in TEMPLATE_FILES)
+        system, user = (_template_file(Path(directory) / name, names) for name in names)
     return system, user
 
 
-def _template_file(path: Path) -> Template:
+def _template_file(path: Path, names: tuple[str, str]) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(f"template missing (a template directory needs {', '.join(TEMPLATE_FILES)})",
+        raise DataError(f"template missing (this template directory needs {', '.join(names)})",
                         file=path) from None  # fmt: skip
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else f"not UTF-8 ({error.reason})"
@@ -102,7 +137,8 @@ def _template_file(path: Path) -> Template:
 
 
 def template_texts(templates: tuple[Template, Template]) -> dict[str, str]:
-    """The texts of the system and user templates, by file name (what :func:`templates_from_texts` reads)."""
+    """The texts of the system and user templates, as ``system.txt`` and ``user.txt`` whatever the context
+    (what :func:`templates_from_texts` reads)."""
     return {name: template.template for name, template in zip(TEMPLATE_FILES, templates, strict=True)}
 
 
@@ -134,11 +170,17 @@ def checked_template(text: str, name: str, source: Path | str) -> Template:
 
 
 def build_prompt(
-    node: int, view: NodeView, options: PromptOptions, templates: tuple[Template, Template]
+    node: int,
+    view: NodeView,
+    options: PromptOptions,
+    templates: tuple[Template, Template],
+    count_tokens: TokenCounter = estimate_tokens,
 ) -> ChatRequest:
-    """The consultation request for ``node``; neighbours are added most informative first while the estimated
-    prompt stays within ``options.max_prompt_tokens``; the rest are summarised as counts per class. The answer
-    carries the LLM's probability of each class where the backend reports token log-probabilities."""
+    """The consultation request for ``node``. What it shows besides the target's text is ``options.context``:
+    neighbours are added most informative (or, ``similar``, most similar) first while the prompt stays within
+    ``options.max_prompt_tokens`` as ``count_tokens`` counts them; the rest are summarised as counts per class;
+    ``text`` cuts the target's own text to the budget. The answer carries the LLM's probability of each class where
+    the backend reports token log-probabilities, and an explanation only if ``options.explain``."""
     system, user = templates
     one_hop = view.neighbours[node]
     seen = {node, *one_hop}
@@ -147,27 +189,79 @@ def build_prompt(
     if options.show_gnn_prediction:
         gnn_line = (f"GNN prediction for the target: {class_name(view.class_names[int(view.predictions[node])])} "
                     f"(confidence {float(view.confidence[node]):.2f})\n")  # fmt: skip
-    fields = {
-        "classes": ", ".join(map(class_name, view.class_names)),
+    fields: dict[str, object] = {
+        "classes": _classes(view),
         "node_text": quote(view.texts[node], options.node_text_chars)[1:-1],
         "gnn_line": gnn_line,
-    }
-    base = system.template + user.substitute(
-        **fields, n1_shown=0, n1_total=len(one_hop), neighbours_1="", n2_shown=0, n2_total=len(two_hop), neighbours_2=""
-    )
-    budget = options.max_prompt_tokens - estimate_tokens(base)
-    lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view, options), view, options, budget)
-    lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view, options), view, options, budget)
-    content = user.substitute(
-        **fields,
-        n1_shown=len(lines1), n1_total=len(one_hop), neighbours_1=_join(lines1, rest1, view, options),
-        n2_shown=len(lines2), n2_total=len(two_hop), neighbours_2=_join(lines2, rest2, view, options),
-    )  # fmt: skip
-    output = Labels(
-        labels=tuple(view.class_names), max_explanation_chars=options.max_explanation_chars, probabilities=True
-    )
-    messages = (Message(role="system", content=system.substitute()), Message(role="user", content=content))
-    return ChatRequest(messages=messages, output=output, decoding={"max_tokens": options.max_answer_tokens})
+        "n1_shown": 0, "n1_total": len(one_hop), "neighbours_1": "",
+        "n2_shown": 0, "n2_total": len(two_hop), "neighbours_2": "",
+        "similar_shown": 0, "similar_total": len(one_hop) + len(two_hop), "similar": "",
+    }  # fmt: skip
+    system_text = system.substitute(answer=ANSWER_WITH_EXPLANATION if options.explain else ANSWER_LABEL_ONLY)
+    budget = options.max_prompt_tokens - count_tokens(system_text + user.substitute(**fields))
+    if options.context == "text":
+        rest = options.max_prompt_tokens - count_tokens(system_text + user.substitute(**{**fields, "node_text": ""}))
+        fields["node_text"] = _fitted_text(view.texts[node], options.node_text_chars, rest, count_tokens)
+    elif options.context == "similar":
+        ranked = _most_similar(node, [*one_hop, *two_hop], view)[: options.similar_k]
+        lines, rest, _ = _neighbour_lines(ranked, view, options, budget, count_tokens)
+        fields.update(similar_shown=len(lines), similar=_join(lines, rest, view, options))
+    else:
+        lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view, options), view, options, budget, count_tokens)
+        lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view, options), view, options, budget, count_tokens)
+        fields.update(n1_shown=len(lines1), neighbours_1=_join(lines1, rest1, view, options),
+                      n2_shown=len(lines2), neighbours_2=_join(lines2, rest2, view, options))  # fmt: skip
+    content = user.substitute(**fields)
+    output = Labels(labels=tuple(view.class_names), explain=options.explain,
+                    max_explanation_chars=options.max_explanation_chars, probabilities=True)  # fmt: skip
+    max_tokens = options.max_answer_tokens if options.explain else _label_tokens(view.class_names, count_tokens)
+    messages = (Message(role="system", content=system_text), Message(role="user", content=content))
+    return ChatRequest(messages=messages, output=output, decoding={"max_tokens": max_tokens})
+
+
+#: Characters of a class description shown in a prompt.
+DESCRIPTION_CHARS = 200
+
+
+def _classes(view: NodeView) -> str:
+    """The classes as a prompt lists them: names on one line, or one per line with their descriptions (quoted as
+    data, like node texts) where the data set gives any."""
+    descriptions = view.class_descriptions
+    if not descriptions or not any(descriptions):
+        return ", ".join(map(class_name, view.class_names))
+    lines = [f"- {class_name(name)}" + (f": {quote(text, DESCRIPTION_CHARS)}" if text else "")
+             for name, text in zip(view.class_names, descriptions, strict=True)]  # fmt: skip
+    return "\n" + "\n".join(lines)
+
+
+def _label_tokens(class_names: list[str], count_tokens: TokenCounter) -> int:
+    """Room for a label-only reply: ``{"label": "<longest class name>"}`` with a margin for whitespace."""
+    return 16 + max(count_tokens(json.dumps(name, ensure_ascii=False)) for name in class_names)
+
+
+def _fitted_text(text: str, limit: int, budget: int, count_tokens: TokenCounter) -> str:
+    """The target's text quoted (at most ``limit`` characters), cut further so that it takes at most ``budget``
+    tokens (the longest prefix that fits, found by bisection on its length)."""
+    if count_tokens(quote(text, limit)) <= budget:
+        return quote(text, limit)[1:-1]
+    low, high = 0, min(len(text), limit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens(quote(text, middle)) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return quote(text, max(low, 1))[1:-1]
+
+
+def _most_similar(node: int, candidates: list[int], view: NodeView) -> list[int]:
+    """``candidates`` by cosine similarity of their features with ``node``'s, most similar first (ties by id)."""
+    if view.features is None:
+        raise ValueError("context 'similar' needs the nodes' features in the prompt view")
+    if not candidates:
+        return []
+    scores = (view.features[candidates] @ view.features[node]).tolist()
+    return [u for _, u in sorted(zip((-s for s in scores), candidates, strict=True))]
 
 
 def prompt_hash(request: ChatRequest) -> str:
@@ -198,13 +292,14 @@ def _tag(u: int, view: NodeView, options: PromptOptions) -> str | None:
     return None
 
 
-def _neighbour_lines(nodes: list[int], view: NodeView, options: PromptOptions, budget: int):
+def _neighbour_lines(nodes: list[int], view: NodeView, options: PromptOptions, budget: int,
+                     count_tokens: TokenCounter = estimate_tokens) -> tuple[list[str], list[int], int]:  # fmt: skip
     lines: list[str] = []
     for position, u in enumerate(nodes):
         tag = _tag(u, view, options)
         line = f"- [{tag}] " if tag else "- "
         line += f"<text>{quote(view.texts[u], options.neighbour_text_chars)[1:-1]}</text>"
-        cost = estimate_tokens(line) + 1
+        cost = count_tokens(line) + 1
         if cost > budget - 30:  # keep room for the summary line
             return lines, nodes[position:], budget
         lines.append(line)
@@ -228,6 +323,7 @@ def neighbour_lists(edge_index: Tensor, num_nodes: int) -> list[list[int]]:
     return [sorted(set(n)) for n in lists]
 
 
-__all__ = ["PLACEHOLDERS", "NodeView", "PromptOptions", "build_prompt", "checked_template", "class_name",
-           "estimate_tokens", "load_templates", "neighbour_lists", "prompt_hash", "quote", "template_texts",
+__all__ = ["ANSWER_LABEL_ONLY", "ANSWER_WITH_EXPLANATION", "CONTEXTS", "PLACEHOLDERS", "USER_TEMPLATES", "NodeView",
+           "PromptOptions", "TokenCounter", "build_prompt", "checked_template", "class_name", "estimate_tokens",
+           "load_templates", "neighbour_lists", "prompt_hash", "quote", "template_texts",
            "templates_from_texts"]  # fmt: skip

@@ -47,7 +47,13 @@ def gate_record(consultation: GatedConsultation, result: GatedResult) -> dict[st
         "min_gain": result.config.min_gain,
         "calibration_gate": result.calibration_gate.as_dict(),
         "llm": consultation.client.identity,
-        "prompt": {"options": asdict(consultation.options), "templates": template_texts(consultation.templates)},
+        "prompt": {
+            "options": asdict(consultation.options),
+            "templates": template_texts(consultation.templates),
+            "token_count": result.config.token_count,
+            "features": result.config.features,
+            "class_descriptions": consultation.graph.class_descriptions,
+        },
     }
 
 

@@ -78,6 +78,8 @@ class TextGraph:
     splits: dict[str, Split] = field(default_factory=dict)
     source: str = ""
     node_ids: list[str] | None = None
+    #: A short description of each class (``None`` where it has none), shown in prompts beside the name.
+    class_descriptions: list[str | None] | None = None
 
     @property
     def num_nodes(self) -> int:

@@ -7,8 +7,8 @@ A directory holding:
   or empty). Cells are text or integers, labels one line each (see :mod:`mentor.graph.datasets.labels`);
 - ``edges.csv`` | ``edges.jsonl`` | ``edges.parquet`` (columns ``source``, ``target``) or ``edges.txt`` (two ids
   per line, ``#`` comments) — undirected; ids refer to ``nodes``' ``id``;
-- optional ``classes.txt`` — the class names, one per line, in class-id order. Without it the classes are the
-  sorted distinct labels.
+- optional ``classes.txt`` — the class names, one per line, in class-id order; a tab and a short description may
+  follow a name (prompts show it beside a terse code). Without it the classes are the sorted distinct labels.
 
 Splits: ``file`` (from the ``split`` column, when present) and ``random`` (60/20/20 of the labelled nodes).
 """
@@ -25,7 +25,7 @@ from torch_geometric.data import Data
 
 from mentor.errors import DataError
 from mentor.graph.datasets._common import csv_table, not_a_directory, not_a_file, undirected
-from mentor.graph.datasets.labels import LabelReader, cell, class_file
+from mentor.graph.datasets.labels import LabelReader, cell, class_entries
 from mentor.graph.splits import random_split
 from mentor.graph.text_graph import Split, TextGraph
 from mentor.graph.validate import validate
@@ -80,7 +80,8 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
     problem = not_a_file(classes_path)
     if problem:
         raise DataError(problem, file=classes_path)
-    class_names = class_file(classes_path) if classes_path.is_file() else None
+    entries = class_entries(classes_path) if classes_path.is_file() else None
+    class_names = list(entries) if entries is not None else None
     label_reader = LabelReader(nodes_path, class_names, classes_path)
 
     ids: dict[str, int] = {}
@@ -142,6 +143,7 @@ def load_files(directory: Path, seed: int = 0) -> TextGraph:
         splits=splits,
         source=str(directory),
         node_ids=list(ids),
+        class_descriptions=[entries[name] for name in class_names] if entries and any(entries.values()) else None,
     )
     return validate(graph)
 

@@ -47,22 +47,46 @@ def cell(value: Any, path: Path, line: int, field: str) -> str:
 
 
 def class_file(path: Path) -> list[str]:
-    """The class names in ``classes.txt``: one per line, distinct, also regardless of case."""
-    names: dict[str, tuple[str, int]] = {}
+    """The class names in ``classes.txt``: one per line, distinct, also regardless of case (a tab and a
+    description may follow a name: see :func:`class_entries`)."""
+    return list(class_entries(path))
+
+
+def class_entries(path: Path) -> dict[str, str | None]:
+    """Each class of a classes file with its description: a line is ``name`` or ``name<TAB>description`` (what a
+    prompt shows beside a terse code such as ``DB``). Names are distinct, also regardless of case."""
+    names: dict[str, tuple[str, int, str | None]] = {}
     for number, line in utf8_lines(path):
-        name = line.strip()
+        name, tab, description = line.partition("\t")
+        name, description = name.strip(), " ".join(description.split())
         if not name:
+            if tab:
+                raise DataError("a description without a class name before the tab", file=path, line=number)
             continue
         if not name.isprintable():
             raise DataError(f"class name {name!r} contains a control character", file=path, line=number)
-        first = names.setdefault(name.casefold(), (name, number))
+        if not description.isprintable():
+            raise DataError(f"the description of {name!r} contains a control character", file=path, line=number)
+        first = names.setdefault(name.casefold(), (name, number, description or None))
         if first[1] != number:
             same = "is repeated" if first[0] == name else f"and {first[0]!r} (line {first[1]}) differ only in case"
             raise DataError(f"class {name!r} {same}: class names must be distinct, also regardless of case",
                             file=path, line=number)  # fmt: skip
     if not names:
         raise DataError("no class names: expected one per line", file=path)
-    return [name for name, _ in names.values()]
+    return {name: description for name, _, description in names.values()}
+
+
+def class_descriptions(path: Path, class_names: list[str]) -> list[str | None]:
+    """The description of each of ``class_names`` from a classes file (``--class-descriptions``): every name in
+    the file must be one of ``class_names``; a class the file leaves out has none."""
+    entries = class_entries(path)
+    unknown = [name for name in entries if name not in class_names]
+    if unknown:
+        line = next(n for n, text in utf8_lines(path) if text.strip().partition("\t")[0].strip() == unknown[0])
+        raise DataError(f"{unknown[0]!r} is not a class of the graph (its classes: {', '.join(class_names)})",
+                        file=path, line=line)  # fmt: skip
+    return [entries.get(name) for name in class_names]
 
 
 class LabelReader:
@@ -100,4 +124,4 @@ class LabelReader:
         raise DataError(message, file=self.path, line=line, field="label")
 
 
-__all__ = ["MISSING_SPELLINGS", "LabelReader", "cell", "class_file"]
+__all__ = ["MISSING_SPELLINGS", "LabelReader", "cell", "class_descriptions", "class_entries", "class_file"]
