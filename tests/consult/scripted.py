@@ -12,7 +12,7 @@ from pathlib import Path
 from mentor.graph import TextGraph
 from mentor.llm.backends.base import Backend, RawCompletion
 from mentor.llm.logprobs import TokenLogprob
-from mentor.llm.types import ChatRequest
+from mentor.llm.types import ChatRequest, Timings
 
 _TARGET = re.compile(r"TARGET node:\n<text>(.*?)</text>", re.DOTALL)
 
@@ -29,15 +29,16 @@ def target_node(request: ChatRequest, graph: TextGraph) -> int:
 class ScriptedConsultant(Backend):
     """``rule(node) -> class index``; every prompt's target node is appended to ``log`` (one per line). With
     ``confidence(node) -> p`` the reply carries token log-probabilities that give the answer probability p (the
-    rest spread evenly over the other classes), as a backend with logprobs would."""
+    rest spread evenly over the other classes), as a backend with logprobs would; with ``timings`` every reply
+    says the model took that long, as llama.cpp's timings would."""
 
     endpoint = "test"
 
     def __init__(self, graph: TextGraph, rule: Callable[[int], int], name: str = "scripted",
                  log: Path | None = None, delay_s: float = 0.0,
-                 confidence: Callable[[int], float] | None = None) -> None:  # fmt: skip
+                 confidence: Callable[[int], float] | None = None, timings: Timings | None = None) -> None:  # fmt: skip
         self.graph, self.rule, self.model, self.log, self.delay_s = graph, rule, name, log, delay_s
-        self.confidence = confidence
+        self.confidence, self.timings = confidence, timings
         self.asked: list[int] = []
         self.requests: list[ChatRequest] = []
 
@@ -63,7 +64,8 @@ class ScriptedConsultant(Backend):
             top = {label: math.log(p), **{name: math.log((1 - p) / len(others)) for name in others}}
             head, tail = text.split(label, 1)
             logprobs = (TokenLogprob(head, 0.0), TokenLogprob(label, math.log(p), top), TokenLogprob(tail, 0.0))
-        return RawCompletion(text=text, prompt_tokens=100, completion_tokens=20, logprobs=logprobs)
+        return RawCompletion(text=text, prompt_tokens=100, completion_tokens=20, logprobs=logprobs,
+                             timings=self.timings)  # fmt: skip
 
 
 def always_right(graph: TextGraph) -> Callable[[int], int]:

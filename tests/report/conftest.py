@@ -10,16 +10,20 @@ import pytest
 
 from mentor.consult import ConsultConfig, GatedConsultation, gated_summary, write_gated_outputs
 from mentor.graph import make_synthetic
-from mentor.llm import LLMClient, LLMConfig
+from mentor.llm import LLMClient, LLMConfig, Timings
 from tests.consult.scripted import ScriptedConsultant, always_right
 
 INJECTED = '<script>document.title="PWNED"</script><img src=x onerror="document.title=\'PWNED\'">'
 
 
+#: What every scripted answer says the model spent on it.
+TIMINGS = Timings(model_s=2.0, prefill_s=1.2, decode_s=0.6, prompt_eval_tokens=60, generated_tokens=19)
+
+
 def consult_run(out: Path, store: Path, **overrides) -> Path:
     graph = make_synthetic(num_nodes=150, num_classes=3, homophily=0.7, seed=4)
     graph.texts = [f"{text} (doc {i})" + (f" {INJECTED}" if i % 10 == 0 else "") for i, text in enumerate(graph.texts)]
-    backend = ScriptedConsultant(graph, always_right(graph), confidence=lambda node: 0.8)
+    backend = ScriptedConsultant(graph, always_right(graph), confidence=lambda node: 0.8, timings=TIMINGS)
     config = ConsultConfig(**{"dataset": "synthetic", "features": "bow", "budget": 0.25, "epochs": 60, "patience": 30,
                               "min_gain": 1, **overrides})  # fmt: skip
     with LLMClient(LLMConfig(llm="openai:scripted", base_url="http://127.0.0.1:9/v1"), store=store,

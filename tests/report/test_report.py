@@ -22,7 +22,7 @@ def test_a_gated_run_shows_headline_figures_rounds_and_every_consulted_node(gate
     run = load_run(gated_run)
     html = render_report([run])
     assert run.kind == "consult-gated"
-    assert len(_images(html)) == 3  # accuracy bars, accuracy vs calls, calibration
+    assert len(_images(html)) == 4  # accuracy bars, accuracy vs calls, calibration, where the time went
     for text in ("never-asked test nodes", "answered test nodes", "LLM answers", "Rounds", "Gate:"):
         assert text in html
     records = [json.loads(line) for line in (gated_run / "consultations.jsonl").read_text().splitlines()]
@@ -84,3 +84,17 @@ def test_write_report_is_atomic_and_readable_by_others(tmp_path, gated_run):
     out = write_report([gated_run], tmp_path / "r.html")
     assert out.stat().st_mode & 0o044  # not the 0600 of a temporary file
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_gated_run_says_where_its_time_went(gated_run):
+    from tests.report.conftest import TIMINGS
+
+    result = json.loads((gated_run / "result.json").read_text())
+    time = result["totals"]["llm_time"]
+    answers = result["totals"]["calls"]
+    assert time["timed"] == answers and time["model_s"] == pytest.approx(answers * TIMINGS.model_s)
+    assert time["prefill_s"] == pytest.approx(answers * 1.2) and time["decode_s"] == pytest.approx(answers * 0.6)
+    assert time["other_s"] == pytest.approx(answers * 0.2) and time["prompt_eval_tokens"] == answers * 60
+    assert result["totals"]["train_seconds"] > 0
+    page = render_report([load_run(gated_run)])
+    assert "Where the time went" in page

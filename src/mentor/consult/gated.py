@@ -113,6 +113,7 @@ class GatedResult:
     llm_seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
     feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
+    train_seconds: float = 0.0  # training the GNN: round 0 and every retraining
 
     # -- what decided the run (the no-leakage tests compare these under poisoned test labels) ------------------
 
@@ -186,7 +187,8 @@ class GatedConsultation(Consultation):
         started = time.perf_counter()
         stage(f"training: {config.model} on the training labels (round 0)", enabled=self.progress)
         before = self.train(x)
-        say(f"round 0 (GNN alone): val {before.metrics['val']['acc']:.4f}, train {time.perf_counter() - started:.1f} s")
+        train_seconds = time.perf_counter() - started
+        say(f"round 0 (GNN alone): val {before.metrics['val']['acc']:.4f}, train {train_seconds:.1f} s")
         budget = config.budget_calls(self.graph.num_nodes)
         asked: list[Asked] = []
         llm_seconds = 0.0
@@ -294,7 +296,8 @@ class GatedConsultation(Consultation):
         return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
                            selected_round=kept_round, calibration_gate=calibration_gate,
                            rounds=reports, asked=asked, predictions=predictions, last=current, llm_seconds=llm_seconds,
-                           failures=dict(failures), feature_seconds=self.feature_seconds)  # fmt: skip
+                           failures=dict(failures), feature_seconds=self.feature_seconds,
+                           train_seconds=train_seconds + sum(r.train_seconds for r in reports))  # fmt: skip
 
     # -- pieces -------------------------------------------------------------------------------------------------
 

@@ -180,12 +180,37 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
             "spent_llm_seconds": round(sum(a.latency_s for a in ok), 3),
             "llm_seconds": round(result.llm_seconds, 3),
             "feature_seconds": round(result.feature_seconds, 3),
+            "train_seconds": round(result.train_seconds, 3),
+            "llm_time": llm_time(ok),
             "failures": result.failures,
         },
         "rounds": [r.as_dict() for r in result.rounds],
         "seconds": round(seconds, 3),
         "config": result.config.model_dump(mode="json"),
         "versions": versions(),
+    }
+
+
+def llm_time(answers: list[Any]) -> dict[str, Any]:
+    """Where the LLM seconds of ``answers`` went, as the backend timed the model's own work (answers stored before
+    timings were recorded, or from backends that report none, are not counted: ``timed`` says how many are):
+    prompt evaluation (``prefill_s``), generation (``decode_s``) and the rest of the model's time (``other_s``:
+    sampling with the output grammar, reading log-probabilities); ``prompt_eval_tokens`` of ``prompt_tokens`` were
+    evaluated, the rest came from the cache of a prefix shared with the previous prompt."""
+    timed = [(a, a.timings) for a in answers if a.timings is not None and a.timings.model_s is not None]
+    model = sum(t.model_s for _, t in timed)
+    prefill = sum(t.prefill_s or 0.0 for _, t in timed)
+    decode = sum(t.decode_s or 0.0 for _, t in timed)
+    evaluated = [t.prompt_eval_tokens for _, t in timed if t.prompt_eval_tokens is not None]
+    return {
+        "timed": len(timed),
+        "model_s": round(model, 3),
+        "prefill_s": round(prefill, 3),
+        "decode_s": round(decode, 3),
+        "other_s": round(max(model - prefill - decode, 0.0), 3),
+        "prompt_tokens": sum(a.usage.prompt_tokens for a, _ in timed),
+        "prompt_eval_tokens": sum(evaluated) if evaluated else None,
+        "generated_tokens": sum(a.usage.completion_tokens for a, _ in timed),
     }
 
 

@@ -54,6 +54,7 @@ def run_section(run: Run) -> dict[str, Any]:
             ("Test accuracy: all, answered and never-asked test nodes", plots.accuracy_bars(run)),
             ("Accuracy against LLM answers used", plots.accuracy_vs_calls([run])),
             ("The gate's calibration: LLM and GNN accuracy by GNN confidence", plots.calibration(run)),
+            ("Where the time went", plots.time_spent(run)),
         ):
             if uri:
                 figures.append({"title": title, "uri": uri})

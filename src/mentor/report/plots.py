@@ -49,6 +49,28 @@ def accuracy_bars(run: Run) -> str | None:
     return data_uri(figure)
 
 
+def time_spent(run: Run) -> str | None:
+    """Where a consult run's time went: encoding texts, training the GNN, and the LLM's answers split into prompt
+    evaluation, generation and the rest of the model's time (as the backend timed them)."""
+    totals = run.result.get("totals") or {}
+    llm = totals.get("llm_time") or {}
+    parts = [("features", totals.get("feature_seconds")), ("GNN training", totals.get("train_seconds")),
+             ("LLM: reading prompts", llm.get("prefill_s")), ("LLM: generating", llm.get("decode_s")),
+             ("LLM: sampling, grammar", llm.get("other_s"))]  # fmt: skip
+    parts = [(label, float(value)) for label, value in parts if isinstance(value, int | float) and value > 0]
+    if not llm.get("timed") or not parts:
+        return None
+    figure, axes = plt.subplots(figsize=(6.4, 1.6))
+    left = 0.0
+    for label, value in parts:
+        axes.barh([0], [value], left=left, label=f"{label} {value:.0f} s")
+        left += value
+    axes.set_yticks([])
+    axes.set_xlabel(f"seconds ({llm['timed']} LLM answers timed; the run took {run.result.get('seconds', 0):.0f} s)")
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=3, fontsize=7, frameon=False)
+    return data_uri(figure)
+
+
 def accuracy_vs_calls(runs: Sequence[Run]) -> str | None:
     """Accuracy against LLM answers used, one line per consult run (login: test accuracy per round; gated:
     validation accuracy of the current GNN after calibration and each round, and the final test accuracy)."""
