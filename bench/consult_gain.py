@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _prompts import VARIANTS as PROMPTS  # noqa: E402
 from _report import (  # noqa: E402
     RESULTS,
     ci95,
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--simulate-budgets", default=None, help="budgets of the simulated arms (default: all)")
     parser.add_argument("--improve-budgets", default=None, help="budgets of route-teach-improve (default: all)")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
+    parser.add_argument("--prompt", default="default",
+                        help="a prompt variant of bench/llm_seconds.py (its answers replay from that store); "
+                        "runs with another variant are recorded under the arm name ARM@VARIANT")  # fmt: skip
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true", help="only rewrite the summary from stored runs")
     args = parser.parse_args()
@@ -198,6 +202,12 @@ def collect(args: argparse.Namespace) -> None:
     record_invocation(results, "consult_gain.py")
     encoder = SentenceEncoder("minilm")
     arms = [a for a in args.arms.split(",") if a]
+    if args.prompt not in PROMPTS or "classes" in PROMPTS[args.prompt]:
+        raise SystemExit(f"--prompt {args.prompt!r}: expected one of "
+                         f"{', '.join(v for v in PROMPTS if 'classes' not in PROMPTS[v])}")  # fmt: skip
+    prompt, suffix = PROMPTS[args.prompt], "" if args.prompt == "default" else f"@{args.prompt}"
+    if suffix and set(arms) - set(GATED_ARMS):
+        raise SystemExit(f"--prompt {args.prompt}: only the gated arms ({', '.join(GATED_ARMS)}) take a prompt variant")
     llm_config = LLMConfig(llm=args.llm, concurrency=1)
     with LLMClient(llm_config, store=args.store) as client:
         for dataset in args.datasets.split(","):
@@ -207,12 +217,13 @@ def collect(args: argparse.Namespace) -> None:
                 graph = load_dataset(dataset, seed=seed)
                 for model in args.models.split(","):
                     for budget in map(float, args.budgets.split(",")):
-                        base = ConsultConfig(dataset=dataset, model=model, split=split, seed=seed, budget=budget)
+                        base = ConsultConfig(dataset=dataset, model=model, split=split, seed=seed, budget=budget,
+                                             **prompt)  # fmt: skip
                         calls = base.budget_calls(graph.num_nodes)
                         for arm in arms:
                             if arm == "route-teach-improve" and not _in(budget, args.improve_budgets):
                                 continue
-                            key = f"{label}|{model}|{arm}|{budget:g}|{seed}"
+                            key = f"{label}|{model}|{arm}{suffix}|{budget:g}|{seed}"
                             if arm in GATED_ARMS:
                                 config = base.model_copy(update=GATED_ARMS[arm])
                                 record = run_gated(config, client, graph, encoder)
