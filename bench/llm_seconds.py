@@ -134,22 +134,29 @@ def render(rows: dict[str, dict[str, Any]], invocations: list[str]) -> str:
         "prompt, label alone; `exact-` counts the budget with the teacher's tokenizer; `text-N` the node's text "
         "alone within N tokens; `similar-3` the text and the 3 nodes within two hops closest in MiniLM features; "
         "`codes-` the class names replaced by terse codes (CRS, FAC, PRJ, STF, STU; Cora's CB, GA, NN…), "
-        "`described-codes-` the same codes with a one-line description of each class.",
+        "`described-codes-` the same codes with a one-line description of each class. *Evaluated* prompt tokens "
+        "are those llama.cpp computed (the rest came from the cache of the prefix shared with the previous "
+        "prompt); *over llama.cpp's own time*: the model's time in mentor (grammar-constrained sampling and "
+        "label log-probabilities included) over llama.cpp's prefill + decode time.",
         "",
         "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
         "",
-        "| graph | variant | nodes | teacher accuracy | prompt tokens | generated tokens | s / answer (prefill + "
-        "decode) | timed answers |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| graph | variant | nodes | teacher accuracy | prompt tokens (evaluated) | generated tokens | s / answer "
+        "(prefill + decode) | over llama.cpp's own time | timed answers |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key in sorted(rows, key=lambda k: (rows[k]["dataset"], list(VARIANTS).index(rows[k]["variant"]))):
         r = rows[key]
-        seconds = "–"
+        seconds, overhead = "–", "–"
         if r.get("seconds_per_answer") is not None:
             seconds = f"{r['seconds_per_answer']:.1f} ({r['prefill_s'] or 0:.1f} + {r['decode_s'] or 0:.1f})"
+            own = (r["prefill_s"] or 0) + (r["decode_s"] or 0)
+            overhead = f"{r['seconds_per_answer'] / own:.2f}×" if own else "–"
+        evaluated = f" ({r['prompt_eval_tokens']:.0f})" if r.get("prompt_eval_tokens") is not None else ""
         lines.append(
             f"| {r['dataset']} | {r['variant']} | {r['nodes']} | {r['teacher_accuracy']:.1f} | "
-            f"{r['prompt_tokens'] or 0:.0f} | {r['completion_tokens'] or 0:.0f} | {seconds} | {r['timed_answers']} |"
+            f"{r['prompt_tokens'] or 0:.0f}{evaluated} | {r['completion_tokens'] or 0:.0f} | {seconds} | {overhead} | "
+            f"{r['timed_answers']} |"
         )
     return "\n".join(lines)
 
@@ -162,6 +169,7 @@ def main() -> None:
     parser.add_argument("--timing-sample", type=int, default=0,
                         help="variants whose answers have no timings: time this many nodes again")  # fmt: skip
     parser.add_argument("--store", type=Path, default=cache_dir() / "bench-llm-seconds.sqlite")
+    parser.add_argument("--table-only", action="store_true", help="only rewrite the table from the saved rows")
     args = parser.parse_args()
     variants = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]
@@ -169,6 +177,9 @@ def main() -> None:
         parser.error(f"unknown variant {unknown[0]!r}: expected one of {', '.join(VARIANTS)} or all")
     path = RESULTS / "llm_seconds.json"
     saved = json.loads(path.read_text()) if path.exists() else {"benchmark": "llm_seconds", "rows": {}}
+    if args.table_only:
+        write_section("llm_seconds", render(saved["rows"], saved["invocations"]))
+        return
     record_invocation(saved, "llm_seconds.py")
     seeded_store(args.store, SHIPPED, ANSWERS)
     with LLMClient(LLMConfig(llm=TEACHER), store=args.store, run_id="bench-llm-seconds") as client:
