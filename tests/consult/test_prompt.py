@@ -251,3 +251,17 @@ def test_exact_counting_asks_the_teachers_tokenizer_once_per_distinct_text():
     assert count("two words") == 2 and count("two words") == 2
     assert len(teacher.asked) == len(set(teacher.asked))
     assert _words("".join(m.content for m in request.messages)) <= 300 + 20
+
+
+@pytest.mark.parametrize(
+    ("shown", "digest"),
+    [(True, "e11b4cf67c8706bf"), (False, "6dd396678ea47ba9")],
+)
+def test_the_default_prompts_are_the_ones_the_store_holds_answers_to(shown, digest):
+    """The stored and shipped answers are keyed by the exact prompt: a change to the default prompt (a template, the
+    budget rule, the answer format) makes every one of them a miss. These digests are of the prompts as they were
+    before prompt variants existed; change them only together with a note that stored answers will be asked again."""
+    options = PromptOptions(show_gnn_prediction=shown, show_neighbour_labels=shown)
+    request = build_prompt(0, _view(), options, load_templates())
+    assert prompt_hash(request) == digest
+    assert request.decoding.max_tokens == 100 and "explanation" in request.output.json_schema()["required"]
