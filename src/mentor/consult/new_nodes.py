@@ -19,7 +19,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from pydantic import TypeAdapter, ValidationError
-from torch import Tensor
 
 from mentor.consult.gate import Gate, llm_distribution
 from mentor.consult.loop import exact_token_counter
@@ -126,7 +125,8 @@ def consult_new_nodes(saved: SavedModel, graph: TextGraph, client: LLMClient, *,
     if graph.texts is None:
         raise ValueError(f"{graph.name} has no node texts to show a consultant")
     new = saved.new_nodes(graph)
-    probs = saved.predict_proba(graph, encoder=encoder, progress=progress)
+    x = saved.config.features.transform(graph, encoder=encoder, progress=progress)
+    probs = saved.predict_proba(graph, x=x)
     result = NewNodeAnswers(table=PredictionTable.from_probs(graph, probs), new_nodes=int(new.sum()),
                             gate_open=settings.gate.open)  # fmt: skip
     if settings.llm is not None and settings.llm != client.identity:
@@ -140,9 +140,7 @@ def consult_new_nodes(saved: SavedModel, graph: TextGraph, client: LLMClient, *,
     result.asked = eligible[: calls_for(result.new_nodes, max_calls, budget)]
     if not result.asked:
         return result
-    features = None
-    if settings.options.context == "similar":
-        features = F.normalize(saved.config.features.transform(graph, encoder=encoder).float(), dim=-1)
+    features = F.normalize(x.float(), dim=-1) if settings.options.context == "similar" else None
     view = NodeView(texts=list(graph.texts), class_names=list(graph.class_names),
                     known_labels=torch.full((graph.num_nodes,), -1, dtype=torch.long),  # no label of the graph
                     predictions=prediction, confidence=confidence,
@@ -164,7 +162,7 @@ def consult_new_nodes(saved: SavedModel, graph: TextGraph, client: LLMClient, *,
         llm_probs = llm_distribution(answer.label_probs, answer.label, names)
         if settings.gate.routes(float(confidence[node]), max(llm_probs)):
             combined = settings.gate.combine(probs[node].tolist(), llm_probs)
-            final[node] = _tensor(combined)
+            final[node] = torch.tensor(combined, dtype=torch.float)
             sources[node] = "llm" if settings.gate.rule == "route" else "pooled"
             result.accepted += 1
             result.changed += int(final[node].argmax()) != int(prediction[node])
@@ -178,10 +176,6 @@ def calls_for(new_nodes: int, max_calls: int | None, budget: float | None) -> in
     if budget is not None:
         limits.append(math.ceil(budget * new_nodes))
     return min(limits) if limits else 0
-
-
-def _tensor(values: list[float]) -> Tensor:
-    return torch.tensor(values, dtype=torch.float)
 
 
 __all__ = ["NewNodeAnswers", "SavedGate", "calls_for", "consult_new_nodes"]

@@ -198,15 +198,19 @@ def build_prompt(
         "similar_shown": 0, "similar_total": len(one_hop) + len(two_hop), "similar": "",
     }  # fmt: skip
     system_text = system.substitute(answer=ANSWER_WITH_EXPLANATION if options.explain else ANSWER_LABEL_ONLY)
-    budget = options.max_prompt_tokens - count_tokens(system_text + user.substitute(**fields))
+
+    def room(**blanks: str) -> int:
+        """Tokens left under the budget by the prompt with the fields so far (``blanks``: left empty)."""
+        return options.max_prompt_tokens - count_tokens(system_text + user.substitute(**{**fields, **blanks}))
+
     if options.context == "text":
-        rest = options.max_prompt_tokens - count_tokens(system_text + user.substitute(**{**fields, "node_text": ""}))
-        fields["node_text"] = _fitted_text(view.texts[node], options.node_text_chars, rest, count_tokens)
+        fields["node_text"] = _fitted_text(view.texts[node], options.node_text_chars, room(node_text=""), count_tokens)
     elif options.context == "similar":
         ranked = _most_similar(node, [*one_hop, *two_hop], view)[: options.similar_k]
-        lines, rest, _ = _neighbour_lines(ranked, view, options, budget, count_tokens)
-        fields.update(similar_shown=len(lines), similar=_join(lines, rest, view, options))
+        lines, left_out, _ = _neighbour_lines(ranked, view, options, room(), count_tokens)
+        fields.update(similar_shown=len(lines), similar=_join(lines, left_out, view, options))
     else:
+        budget = room()
         lines1, rest1, budget = _neighbour_lines(_ranked(one_hop, view, options), view, options, budget, count_tokens)
         lines2, rest2, _ = _neighbour_lines(_ranked(two_hop, view, options), view, options, budget, count_tokens)
         fields.update(n1_shown=len(lines1), neighbours_1=_join(lines1, rest1, view, options),

@@ -248,12 +248,14 @@ class SavedModel:
 
     @torch.no_grad()
     def predict_proba(self, graph: TextGraph | str | Path, *, encoder: SentenceEncoder | None = None,
-                      progress: bool = False) -> Tensor:  # fmt: skip
+                      progress: bool = False, x: Tensor | None = None) -> Tensor:  # fmt: skip
         """``[nodes, classes]`` class probabilities of every node of ``graph`` (a :class:`TextGraph`, or a data
-        set name or graph directory for :func:`~mentor.graph.datasets.load_dataset`): the GNN alone, no LLM."""
+        set name or graph directory for :func:`~mentor.graph.datasets.load_dataset`): the GNN alone, no LLM.
+        ``x``: the graph's features, where the caller already made them with ``config.features.transform``."""
         graph = _graph(graph)
         self.check(graph)
-        x = self.config.features.transform(graph, encoder=encoder, progress=progress)
+        if x is None:
+            x = self.config.features.transform(graph, encoder=encoder, progress=progress)
         self.model.eval()
         return F.softmax(self.model(x, graph.edge_index), dim=-1)
 
