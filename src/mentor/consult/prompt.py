@@ -24,6 +24,7 @@ from torch import Tensor
 
 from mentor.errors import DataError
 from mentor.llm import ChatRequest, Labels, Message
+from mentor.llm.client import estimate_tokens
 
 TEMPLATE_FILES = ("system.txt", "user.txt")
 #: What a prompt shows besides the target's text: ``neighbourhood`` (1- and 2-hop neighbours' texts within the
@@ -38,11 +39,6 @@ ANSWER_WITH_EXPLANATION = (
     "evidence in the target's text that decides the class)"
 )
 ANSWER_LABEL_ONLY = '"label" (exactly one of the classes) and nothing else'
-
-
-def estimate_tokens(text: str) -> int:
-    """Rough token count for English text (4 characters per token; web pages often have twice as many)."""
-    return len(text) // 4 + 1
 
 
 #: Counts the tokens of a text: the teacher's tokenizer where the client has one, else :func:`estimate_tokens`.
