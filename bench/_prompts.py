@@ -5,21 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Prompt variants: ConsultConfig fields over the gated defaults (``default`` is today's prompt).
+#: Prompt variants: ConsultConfig fields over the gated strategy's, each spelt out so that a variant names the same
+#: prompts whatever the defaults become. ``neighbourhood-600`` is the gated default before 2026-12-07 (the prompts
+#: of the shipped answers), ``text-384`` the default since.
+BEFORE = {"context": "neighbourhood", "max_prompt_tokens": 600, "token_count": "estimate", "augment": True}
+TEXT = {"context": "text", "token_count": "exact", "augment": False, "explain": False}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "label-only": {"explain": False},
-    "exact-label-only": {"explain": False, "token_count": "exact"},
-    "text-256": {"context": "text", "max_prompt_tokens": 256, "token_count": "exact", "explain": False},
-    "text-384": {"context": "text", "max_prompt_tokens": 384, "token_count": "exact", "explain": False},
-    "text-640": {"context": "text", "max_prompt_tokens": 640, "token_count": "exact", "explain": False},
-    "similar-3": {"context": "similar", "similar_k": 3, "token_count": "exact", "explain": False},
+    "neighbourhood-600": BEFORE,
+    "label-only": {**BEFORE, "explain": False},
+    "exact-label-only": {**BEFORE, "explain": False, "token_count": "exact"},
+    "text-256": {**TEXT, "max_prompt_tokens": 256},
+    "text-384": {**TEXT, "max_prompt_tokens": 384},
+    "text-640": {**TEXT, "max_prompt_tokens": 640},
+    "similar-3": {**TEXT, "context": "similar", "similar_k": 3, "max_prompt_tokens": 600},
     # class descriptions: the class names replaced by terse codes, with and without a description of each
-    "codes-text-384": {"context": "text", "max_prompt_tokens": 384, "token_count": "exact", "explain": False,
-                       "classes": "codes"},
-    "described-codes-text-384": {"context": "text", "max_prompt_tokens": 384, "token_count": "exact",
-                                 "explain": False, "classes": "described codes"},
+    "codes-text-384": {**TEXT, "max_prompt_tokens": 384, "classes": "codes"},
+    "described-codes-text-384": {**TEXT, "max_prompt_tokens": 384, "classes": "described codes"},
 }  # fmt: skip
+
+#: The gated default before and after 2026-12-07.
+DEFAULT_BEFORE, DEFAULT_AFTER = "neighbourhood-600", "text-384"
 
 #: Terse codes for the WebKB classes and Cora's, and what each means (the descriptions a user would write).
 CODES: dict[str, tuple[str, str]] = {

@@ -59,7 +59,7 @@ def write_section(name: str, markdown: str) -> None:
 def record_invocation(results: dict[str, Any], script: str) -> None:
     """Remember, in a results file, the command line that added runs to it (each distinct one once)."""
     home = str(Path.home())
-    arguments = ("~" + a[len(home):] if a == home or a.startswith(home + os.sep) else a for a in sys.argv[1:])
+    arguments = ("~" + a[len(home) :] if a == home or a.startswith(home + os.sep) else a for a in sys.argv[1:])
     invocation = f"python bench/{script} " + " ".join(arguments)  # no machine's home directory in the results
     if invocation not in results.setdefault("invocations", []):
         results["invocations"].append(invocation)
@@ -101,10 +101,13 @@ def seeded_store(store_path: Path, *answer_files: Path) -> None:
                     store.import_jsonl(handle, name=str(answers))
 
 
-def export_new_answers(store: Any, shipped: Path, out: Path) -> None:
-    """The store's answers that ``shipped`` does not hold, as a reproducible gzip JSON Lines file ``out``."""
-    with gzip.open(shipped, "rt", encoding="utf-8") as handle:
-        known = {json.loads(line)["key"] for line in handle if line.strip()}
+def export_new_answers(store: Any, shipped: Path, out: Path, also_known: tuple[Path, ...] = ()) -> None:
+    """The store's answers that ``shipped`` (and ``also_known``) do not hold, as a reproducible gzip JSON Lines
+    file ``out``."""
+    known: set[str] = set()
+    for path in (shipped, *also_known):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            known |= {json.loads(line)["key"] for line in handle if line.strip()}
     new = [r for r in store.iter_records() if r["key"] not in known]
     with open(out, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as stream:
         stream.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in new).encode())

@@ -97,7 +97,7 @@ def main() -> None:
                 base = ConsultConfig(dataset=dataset, strategy="login", model=model, features=args.features,
                                      split=_split(dataset), seed=seed, rounds=args.rounds, fraction=args.fraction,
                                      max_calls=args.max_calls,
-                                     max_prompt_tokens=args.max_prompt_tokens,
+                                     max_prompt_tokens=args.max_prompt_tokens, token_count="estimate",
                                      show_gnn_prediction=not args.blind,
                                      show_neighbour_labels=not args.blind)  # fmt: skip
                 tag = "+blind" if args.blind else ""
@@ -131,6 +131,8 @@ def main() -> None:
                         split=_split(dataset),
                         seed=seed,
                         max_prompt_tokens=args.max_prompt_tokens,
+                        token_count="estimate",
+                        context="neighbourhood",
                     )
                     predicted = llm_as_predictor(config, client, sample=args.predictor_sample, graph=graph,
                                                  progress=False)  # fmt: skip

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _prompts import DEFAULT_BEFORE  # noqa: E402
 from _prompts import VARIANTS as PROMPTS  # noqa: E402
 from _report import (  # noqa: E402
     RESULTS,
@@ -182,9 +183,10 @@ def main() -> None:
     parser.add_argument("--simulate-budgets", default=None, help="budgets of the simulated arms (default: all)")
     parser.add_argument("--improve-budgets", default=None, help="budgets of route-teach-improve (default: all)")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
-    parser.add_argument("--prompt", default="default",
-                        help="a prompt variant of bench/llm_seconds.py (its answers replay from that store); "
-                        "runs with another variant are recorded under the arm name ARM@VARIANT")  # fmt: skip
+    parser.add_argument("--prompt", default=DEFAULT_BEFORE,
+                        help="a prompt variant of bench/_prompts.py; default: the prompts of the shipped answers "
+                        f"({DEFAULT_BEFORE}, the gated default before 2026-12-07); runs with another variant are "
+                        "recorded under the arm name ARM@VARIANT (the default since is text-384)")  # fmt: skip
     parser.add_argument("--store", type=Path, default=None)
     parser.add_argument("--table-only", action="store_true", help="only rewrite the summary from stored runs")
     args = parser.parse_args()
@@ -205,7 +207,7 @@ def collect(args: argparse.Namespace) -> None:
     if args.prompt not in PROMPTS or "classes" in PROMPTS[args.prompt]:
         raise SystemExit(f"--prompt {args.prompt!r}: expected one of "
                          f"{', '.join(v for v in PROMPTS if 'classes' not in PROMPTS[v])}")  # fmt: skip
-    prompt, suffix = PROMPTS[args.prompt], "" if args.prompt == "default" else f"@{args.prompt}"
+    prompt, suffix = PROMPTS[args.prompt], "" if args.prompt == DEFAULT_BEFORE else f"@{args.prompt}"
     if suffix and set(arms) - set(GATED_ARMS):
         raise SystemExit(f"--prompt {args.prompt}: only the gated arms ({', '.join(GATED_ARMS)}) take a prompt variant")
     llm_config = LLMConfig(llm=args.llm, concurrency=1)
@@ -230,7 +232,7 @@ def collect(args: argparse.Namespace) -> None:
                             elif arm == "login":
                                 config = ConsultConfig(dataset=dataset, model=model, split=split, seed=seed,
                                                        strategy="login", max_calls=calls, show_gnn_prediction=False,
-                                                       show_neighbour_labels=False)  # fmt: skip
+                                                       show_neighbour_labels=False, token_count="estimate")  # fmt: skip
                                 record = run_login(config, client, graph, encoder)
                             elif arm == "llm-predictor":
                                 if budget != max(map(float, args.budgets.split(","))):
@@ -324,7 +326,11 @@ def render(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:
         "`llm-predictor` = the LLM's answer on every test node (calls = test nodes); `simulated-p` = the gated "
         "strategy with a **simulated** consultant right with probability p (an upper bound, not an LLM). Budget = "
         "LLM calls as a share of the graph's nodes, calibration included. Teacher `local:qwen2.5-1.5b` "
-        "(Qwen2.5-Coder-1.5B-Instruct Q4_K_M, llama.cpp, 2 CPU cores), blind prompts; MiniLM features; WebKB: "
+        "(Qwen2.5-Coder-1.5B-Instruct Q4_K_M, llama.cpp, 2 CPU cores), blind prompts: the arms without a suffix use "
+        f"`{DEFAULT_BEFORE}` (neighbourhood texts within 600 estimated tokens, label and explanation: the "
+        "default before 2026-12-07, whose answers ship with the benchmark), `ARM@VARIANT` another variant of "
+        "`bench/_prompts.py` (`text-384`: the node's text within 384 tokens, label alone, the default since); "
+        "MiniLM features; WebKB: "
         "CS-TAG graphs with page text, 60/20/20 split drawn per seed; Cora: public split.",
         "",
         "| graph | backbone | arm | budget | seeds | alone | mentor | gain | never asked: alone → after (gain) "

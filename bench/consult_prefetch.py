@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _prompts import DEFAULT_BEFORE  # noqa: E402
+from _prompts import VARIANTS as PROMPTS  # noqa: E402
 
 from mentor.consult import ConsultConfig  # noqa: E402
 from mentor.consult.gated import GatedConsultation  # noqa: E402
@@ -28,11 +30,14 @@ def main() -> None:
     parser.add_argument("--nodes", default="", help="comma-separated node ids (default: every node)")
     parser.add_argument("--llm", default="local:qwen2.5-1.5b")
     parser.add_argument("--store", type=Path, default=None)
+    parser.add_argument("--prompt", default=DEFAULT_BEFORE, choices=list(PROMPTS),
+                        help="prompt variant (bench/_prompts.py); default: that of the shipped answers")  # fmt: skip
     parser.add_argument("--chunk", type=int, default=20, help="nodes per batch (progress is printed per batch)")
     args = parser.parse_args()
     with LLMClient(LLMConfig(llm=args.llm, concurrency=1), store=args.store) as client:
         for dataset in args.datasets.split(","):
-            consultation = GatedConsultation(ConsultConfig(dataset=dataset), client, progress=False)
+            config = ConsultConfig(dataset=dataset, **PROMPTS[args.prompt])
+            consultation = GatedConsultation(config, client, progress=False)
             nodes = [int(n) for n in args.nodes.split(",")] if args.nodes else list(range(consultation.graph.num_nodes))
             started, answered = time.perf_counter(), 0
             for i in range(0, len(nodes), args.chunk):

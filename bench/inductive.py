@@ -29,6 +29,8 @@ from torch_geometric.utils import subgraph
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _prompts import DEFAULT_BEFORE  # noqa: E402
+from _prompts import VARIANTS as PROMPTS  # noqa: E402
 from _report import (  # noqa: E402
     RESULTS,
     ci95,
@@ -87,7 +89,7 @@ def run_one(dataset: str, seed: int, client: LLMClient) -> dict[str, Any]:
     removed = torch.randperm(full.num_nodes, generator=generator)[: round(HELD_OUT * full.num_nodes)]
     removed = removed[full.y[removed] >= 0]
     graph = without(full, removed, seed)
-    config = ConsultConfig(dataset=dataset, seed=seed, split="random")
+    config = ConsultConfig(dataset=dataset, seed=seed, split="random", **PROMPTS[DEFAULT_BEFORE])  # shipped answers
     started = time.perf_counter()
     requests_before = client.usage()["requests"]
     result = GatedConsultation(config, client, graph=graph, progress=False).run()

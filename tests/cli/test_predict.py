@@ -332,7 +332,7 @@ def test_a_planted_template_placeholder_in_gate_json_is_refused(gated_run, tmp_p
 def test_class_descriptions_in_gate_json_must_be_one_text_per_class(gated_run, tmp_path, store_path, no_llm):
     run, grown = gated_run
     gate = json.loads((run / "model" / "gate.json").read_text())
-    assert gate["prompt"]["class_descriptions"] is None and gate["prompt"]["token_count"] == "estimate"
+    assert gate["prompt"]["class_descriptions"] is None and gate["prompt"]["token_count"] == "exact"
     gate["prompt"]["class_descriptions"] = ["only one"]
     (run / "model" / "gate.json").write_text(json.dumps(gate))
     result = _predict_asking(run, grown, tmp_path / "p.csv", store_path, "--max-calls", "3")

@@ -115,7 +115,8 @@ def test_a_consult_run_into_a_log_prints_plain_progress_lines(tmp_path, monkeypa
     with FaultServer() as server:
         result = CliRunner().invoke(app, [
             "consult", "synthetic:num_nodes=120", "--features", "bow", "--epochs", "20", "--min-gain", "1000",
-            "--templates", str(_templates(tmp_path / "t")), "--llm", "openai:fake", "--llm-base-url",
+            "--templates", str(_templates(tmp_path / "t")), "--context", "neighbourhood", "--llm", "openai:fake",
+            "--llm-base-url",
             server.base_url, "--store", str(tmp_path / "s.sqlite"), "--out", str(out),
         ])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -143,17 +143,21 @@ def test_poisoned_test_labels_change_nothing_but_the_test_scores(graph, tmp_path
 
 def test_validation_labels_calibrate_but_never_reach_a_prompt(graph, tmp_path):
     split = graph.split("random")
-    config = _config(show_neighbour_labels=True, min_gain=1)  # training labels shown, validation labels must not be
+    # training labels shown beside neighbour texts, validation labels must not be
+    config = _config(show_neighbour_labels=True, context="neighbourhood", min_gain=1)
     _, _, clean = _run(graph, _mostly_right(graph), tmp_path / "a.sqlite", config=config)
     _, _, dirty = _run(_poisoned(graph, split.val), _mostly_right(graph), tmp_path / "b.sqlite", config=config)
     by_node = {n: r.messages for n, r in zip(clean.asked, clean.requests, strict=True)}
     common = [(n, r.messages) for n, r in zip(dirty.asked, dirty.requests, strict=True) if n in by_node]
     assert common and all(by_node[n] == messages for n, messages in common)
+    shown = 0
     for request in clean.requests:
         for line in request.messages[-1].content.splitlines():
             if line.startswith("- [label: "):
                 node = int(line.rsplit("(doc ", 1)[1].split(")")[0])
                 assert bool(split.train[node]), f"the label of non-training node {node} was shown"
+                shown += 1
+    assert shown, "no training label was shown: the check above saw nothing"
 
 
 def test_blind_prompts_do_not_depend_on_the_seed(graph, store_path):

@@ -113,11 +113,14 @@ def test_consult_checks_its_templates_before_any_work(tmp_path):
     directory = _templates(tmp_path / "t", user="Classes: $classes\n$node_text\n$neighbors_1")
     out = tmp_path / "run"
     started = time.monotonic()
-    result = CliRunner().invoke(app, ["consult", "synthetic:num_nodes=60", "--features", "bow", "--templates",
-                                      str(directory), "--out", str(out), "--llm", "openai:none", "--llm-base-url",
-                                      "http://127.0.0.1:9/v1"])  # fmt: skip
+    command = ["consult", "synthetic:num_nodes=60", "--features", "bow", "--templates", str(directory), "--out",
+               str(out), "--llm", "openai:none", "--llm-base-url", "http://127.0.0.1:9/v1"]  # fmt: skip
+    result = CliRunner().invoke(app, [*command, "--context", "neighbourhood"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{directory / 'user.txt'}, line 3: unknown placeholder $neighbors_1" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, command)  # the gated default shows the text alone: its template is missing
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{directory / 'user-text.txt'}: template missing" in " ".join(result.output.split())
     assert not out.exists() and time.monotonic() - started < 20
 
 
@@ -211,9 +214,33 @@ def test_an_unknown_context_is_refused():
 def test_explanations_are_asked_for_only_where_augmentation_uses_them():
     from mentor.consult import ConsultConfig
 
-    assert ConsultConfig(dataset="cora").explains
-    assert not ConsultConfig(dataset="cora", augment=False).explains
+    assert not ConsultConfig(dataset="cora").explains  # gated: nothing uses an explanation
+    assert ConsultConfig(dataset="cora", augment=True).explains
+    assert ConsultConfig(dataset="cora", strategy="login").explains  # LOGIN augments right answers' texts
+    assert not ConsultConfig(dataset="cora", strategy="login", augment=False).explains
     assert ConsultConfig(dataset="cora", augment=False, explain=True).explains
+
+
+def test_each_strategy_has_its_own_prompt_defaults_and_counts_tokens_exactly():
+    from mentor.consult import ConsultConfig
+
+    gated, login = ConsultConfig(dataset="cora"), ConsultConfig(dataset="cora", strategy="login")
+    assert (gated.context, gated.max_prompt_tokens, gated.augment) == ("text", 384, False)
+    assert (login.context, login.max_prompt_tokens, login.augment) == ("neighbourhood", 600, True)
+    assert gated.token_count == login.token_count == "exact"
+    chosen = ConsultConfig(dataset="cora", context="similar", max_prompt_tokens=500, augment=True)
+    assert (chosen.context, chosen.max_prompt_tokens, chosen.augment) == ("similar", 500, True)
+    assert ConsultConfig.model_validate(gated.model_dump()) == gated  # a saved config reads back as it was
+
+
+def test_the_gated_default_prompt_is_pinned_to_the_one_its_benchmark_answers_are_for():
+    """``bench/results/llm_seconds_answers.jsonl.gz`` answers the gated default (text-384) for every WebKB node,
+    keyed by the exact prompt: a change here makes each of them a miss."""
+    options = PromptOptions(show_gnn_prediction=False, show_neighbour_labels=False, context="text",
+                            max_prompt_tokens=384, explain=False)  # fmt: skip
+    request = build_prompt(0, _view(), options, load_templates(context="text"))
+    assert prompt_hash(request) == "654a7a6117431fd2"
+    assert "explanation" not in request.output.json_schema()["properties"]
 
 
 def test_a_template_directory_needs_the_user_template_of_its_context(tmp_path):

@@ -102,7 +102,7 @@ class FaultServer:
         fmt = body.get("response_format")
         with self._lock:
             self.requests.append({"prompt": prompt, "response_format": fmt, "authorization": authorization,
-                                  "path": path})  # fmt: skip
+                                  "path": path, "cache_prompt": body.get("cache_prompt")})  # fmt: skip
             self._seen[prompt] += 1
             attempt = self._seen[prompt]
         if self.reject_json_schema and fmt and fmt.get("type") == "json_schema":

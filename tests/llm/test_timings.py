@@ -134,6 +134,17 @@ def test_a_llama_cpp_servers_timings_are_recorded(store_path):
     assert cached.cached and cached.timings == t
 
 
+@pytest.mark.parametrize("llama_server", [True, False], ids=["llama.cpp", "other"])
+def test_only_a_server_known_as_llama_cpp_is_asked_to_keep_the_prompt_cached(store_path, llama_server):
+    """``cache_prompt`` lets a llama.cpp server reuse the shared prefix of the next prompt; another server could
+    refuse an unknown field, so it is sent only after a reply carried llama.cpp's ``timings``."""
+    extra = {"timings": {"prompt_n": 4, "prompt_ms": 1.0}} if llama_server else {}
+    with FaultServer(reply_extra=extra) as server, _http_client(server, store_path) as client:
+        for word in ("one", "two", "three"):
+            assert client.complete(ChatRequest.from_prompt(word, max_tokens=8)).ok
+    assert [r["cache_prompt"] for r in server.requests] == ([None, True, True] if llama_server else [None] * 3)
+
+
 def test_cached_prompt_tokens_reported_in_usage_are_left_out_of_those_evaluated(store_path):
     usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25,
              "prompt_tokens_details": {"cached_tokens": 16}}  # fmt: skip

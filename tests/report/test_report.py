@@ -27,7 +27,16 @@ def test_a_gated_run_shows_headline_figures_rounds_and_every_consulted_node(gate
         assert text in html
     records = [json.loads(line) for line in (gated_run / "consultations.jsonl").read_text().splitlines()]
     assert html.count("<tr><td>calibration</td>") + html.count("<tr><td>round ") == len(records)
-    assert {"calibration", "cascade + pseudo-label + text augmented"} <= {r["action"] for r in records}
+    assert {"calibration", "cascade + pseudo-label"} <= {r["action"] for r in records}
+    assert ">explanation</th>" not in html  # the gated default asks for the label alone
+
+
+def test_explanations_are_shown_where_the_run_asked_for_them(tmp_path):
+    run = consult_run(tmp_path / "augmented", tmp_path / "store.sqlite", augment=True)
+    html = render_report([load_run(run)])
+    records = [json.loads(line) for line in (run / "consultations.jsonl").read_text().splitlines()]
+    assert "cascade + pseudo-label + text augmented" in {r["action"] for r in records}
+    assert ">explanation</th>" in html and "The words point to" in html
 
 
 def test_node_texts_and_answers_are_shown_as_text_never_as_markup(gated_run):

@@ -105,9 +105,12 @@ def consult(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, training and random selection.")] = 0,
     augment: Annotated[
-        bool,
-        typer.Option(help="Add the explanation of an accepted (gated) or right (login) answer to the node's text."),
-    ] = True,
+        Optional[bool],
+        typer.Option(
+            help="Add the explanation of an accepted (gated) or right (login) answer to the node's text "
+            "(default: gated no, login yes)."
+        ),  # fmt: skip
+    ] = None,
     prune: Annotated[bool, typer.Option(help="login: wrong answer: prune the node's dissimilar edges.")] = True,
     prune_threshold: Annotated[float, typer.Option(min=-1.0, max=1.0, help="Cosine below which an edge goes.")] = 0.1,
     show_gnn_prediction: Annotated[
@@ -117,22 +120,23 @@ def consult(
         Optional[bool], typer.Option(help="Show neighbours' training labels (default: gated no, login yes).")
     ] = None,
     max_prompt_tokens: Annotated[
-        int, typer.Option(min=100, help="Prompt size limit in tokens (see --token-count).")
-    ] = 600,
+        Optional[int],
+        typer.Option(min=100, help="Prompt size limit in tokens (see --token-count; default: gated 384, login 600)."),
+    ] = None,
     token_count: Annotated[
         str,
         typer.Option(
-            help="How --max-prompt-tokens counts: estimate (4 characters a token) | exact (the "
-            "teacher's tokenizer; the estimate where an endpoint has none)."
+            help="How --max-prompt-tokens counts: exact (the teacher's tokenizer; the estimate where an "
+            "endpoint has none, and the run says so) | estimate (4 characters a token)."
         ),  # fmt: skip
-    ] = "estimate",
+    ] = "exact",
     context: Annotated[
-        str,
+        Optional[str],
         typer.Option(
-            help="What a prompt shows beside the node's text: neighbourhood | similar (the "
-            "--similar-k most similar nodes within two hops) | text (the node's text alone)."
+            help="What a prompt shows beside the node's text: text (the node's text alone) | neighbourhood | "
+            "similar (the --similar-k most similar nodes within two hops). Default: gated text, login neighbourhood."
         ),  # fmt: skip
-    ] = "neighbourhood",
+    ] = None,
     similar_k: Annotated[int, typer.Option(min=1, help="--context similar: neighbours shown.")] = 3,
     explain: Annotated[
         Optional[bool],
@@ -167,7 +171,7 @@ def consult(
         raise typer.BadParameter("expected pool or route", param_hint="--combine")
     if select not in ("uncertainty", "random"):
         raise typer.BadParameter("expected uncertainty or random", param_hint="--select")
-    if context not in CONTEXTS:
+    if context is not None and context not in CONTEXTS:
         raise typer.BadParameter(f"expected one of {', '.join(CONTEXTS)}", param_hint="--context")
     if token_count not in ("estimate", "exact"):
         raise typer.BadParameter("expected estimate or exact", param_hint="--token-count")
@@ -175,7 +179,6 @@ def consult(
     # --max-calls is the plan (answers over all rounds) and also the hard budget on new calls.
     llm_config = llm_config.model_copy(update={"limits": llm_config.limits.model_copy(update={"max_calls": max_calls})})
     with user_errors():
-        load_templates(templates, context)  # a bad template fails now, not after training
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
@@ -187,6 +190,7 @@ def consult(
             class_descriptions=class_descriptions,
             epochs=epochs, patience=patience,
         )  # fmt: skip
+        load_templates(templates, config.context)  # a bad template fails now, not after training
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"
         out = out or Path("runs") / name
         if not dry_run:
@@ -270,9 +274,12 @@ def _show_gated(payload: dict, out: Path, table_file: str) -> None:
 
 
 def _show_note(payload: dict) -> None:
-    """Say plainly when there is no test score (split labelled)."""
+    """Say plainly when there is no test score (split labelled) and when exact token counts were estimates."""
     if payload.get("note"):
         stdout.print(f"no test score: {payload['note']}", highlight=False)
+    if payload["config"]["token_count"] == "exact" and payload["llm"].get("token_counts") == "estimate":
+        stdout.print("prompt budgets counted with the estimate (4 characters a token): the teacher has no "
+                     "tokenizer this client can reach", highlight=False)  # fmt: skip
 
 
 def _score(metrics: dict, part: str, key: str = "acc") -> str:

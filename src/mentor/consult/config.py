@@ -9,12 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Strategy = Literal["gated", "login"]
 
-#: Prompt defaults per strategy: gated prompts are blind (no GNN prediction, no training labels), so they do not
-#: depend on the seed or the GNN and the response store answers each node once for every run.
-_PROMPT_DEFAULTS: dict[str, dict[str, bool]] = {
-    "gated": {"show_gnn_prediction": False, "show_neighbour_labels": False},
-    "login": {"show_gnn_prediction": True, "show_neighbour_labels": True},
-}
+#: Defaults per strategy. Gated prompts are blind (no GNN prediction, no training labels), so they do not depend on
+#: the seed or the GNN and the response store answers each node once for every run; they show the node's text
+#: alone within 384 tokens and ask for the label only (no explanation: nothing uses one), which on WebKB costs a
+#: third of the LLM seconds of neighbourhood prompts with explanations at the same teacher accuracy and gated gain
+#: (``bench/llm_seconds.py``, docs/benchmarks.md). LOGIN's loop keeps its neighbourhood prompts and augmentation.
+_STRATEGY_DEFAULTS: dict[str, dict[str, object]] = {
+    "gated": {"show_gnn_prediction": False, "show_neighbour_labels": False, "context": "text",
+              "max_prompt_tokens": 384, "augment": False},
+    "login": {"show_gnn_prediction": True, "show_neighbour_labels": True, "context": "neighbourhood",
+              "max_prompt_tokens": 600, "augment": True},
+}  # fmt: skip
 
 
 class ConsultConfig(BaseModel):
@@ -57,23 +62,28 @@ class ConsultConfig(BaseModel):
     select: Literal["uncertainty", "random"] = "uncertainty"
     uncertainty: Literal["variance", "entropy", "margin"] = "variance"
     mc_passes: int = Field(default=20, ge=2)
-    augment: bool = True
+    augment: bool | None = Field(
+        default=None,
+        description="add an accepted (gated) or right (login) answer's explanation to the node's text; None: "
+        "gated no, login yes",
+    )
     prune: bool = True
     prune_threshold: float = Field(default=0.1, ge=-1, le=1)
     show_gnn_prediction: bool | None = Field(default=None, description="None: False for gated, True for login")
     show_neighbour_labels: bool | None = Field(default=None, description="None: False for gated, True for login")
     node_text_chars: int = Field(default=1000, ge=50)
     neighbour_text_chars: int = Field(default=150, ge=20)
-    max_prompt_tokens: int = Field(default=600, ge=100)
+    max_prompt_tokens: int | None = Field(default=None, ge=100, description="None: gated 384, login 600")
     token_count: Literal["estimate", "exact"] = Field(
-        default="estimate",
+        default="exact",
         description="how max_prompt_tokens is counted: estimate (4 characters a token) or exact (the teacher's "
         "tokenizer: the GGUF's vocabulary, or the endpoint's tokenize route; the estimate where it has none)",
     )
-    context: Literal["neighbourhood", "similar", "text"] = Field(
-        default="neighbourhood",
+    context: Literal["neighbourhood", "similar", "text"] | None = Field(
+        default=None,
         description="what a prompt shows besides the node's text: neighbourhood (1- and 2-hop texts within the "
-        "token budget), similar (the similar_k most similar nodes within two hops) or text (the node's text alone)",
+        "token budget), similar (the similar_k most similar nodes within two hops) or text (the node's text "
+        "alone); None: gated text, login neighbourhood",
     )
     similar_k: int = Field(default=3, ge=1, description="context similar: neighbours shown")
     explain: bool | None = Field(
@@ -91,7 +101,7 @@ class ConsultConfig(BaseModel):
     @classmethod
     def _prompt_defaults(cls, values: object) -> object:
         if isinstance(values, dict):
-            defaults = _PROMPT_DEFAULTS.get(values.get("strategy", "gated"), {})
+            defaults = _STRATEGY_DEFAULTS.get(values.get("strategy", "gated"), {})
             values = {**values, **{k: v for k, v in defaults.items() if values.get(k) is None}}
         return values
 
@@ -106,7 +116,7 @@ class ConsultConfig(BaseModel):
     @property
     def explains(self) -> bool:
         """Whether answers carry an explanation: as set, else only where one is used (text augmentation)."""
-        return self.augment if self.explain is None else self.explain
+        return bool(self.augment) if self.explain is None else self.explain
 
     def budget_calls(self, num_nodes: int) -> int:
         """gated: the LLM calls a run may make (calibration included)."""

@@ -261,4 +261,4 @@ def write_gated_outputs(out: Path, result: GatedResult, payload: dict[str, Any],
 
 def _llm(client: LLMClient) -> dict[str, Any]:
     return {"spec": client.config.llm, "model": client.model, "endpoint": client.endpoint,
-            "identity": client.identity, "run_id": client.run_id}  # fmt: skip
+            "identity": client.identity, "run_id": client.run_id, "token_counts": client.token_counts}  # fmt: skip

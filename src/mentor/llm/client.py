@@ -139,6 +139,7 @@ class LLMClient:
         self._counter_lock = threading.Lock()
         self._no_counter = False  # the backend cannot be built here (no API key, no model file): estimates only
         self._counts = functools.lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._count_tokens)
+        self._counted: set[bool] = set()  # whether each count so far was exact
 
     # -- public API ----------------------------------------------------------------------------------------
 
@@ -179,7 +180,14 @@ class LLMClient:
     def _count_tokens(self, text: str) -> tuple[int, bool]:
         backend = self._counting_backend()
         count = backend.count_tokens(text) if backend is not None else None
+        self._counted.add(count is not None)
         return (estimate_tokens(text), False) if count is None else (count, True)
+
+    @property
+    def token_counts(self) -> str | None:
+        """How this client's token counts were made: ``exact`` (the teacher's tokenizer), ``estimate`` (some or all
+        were the estimate: the teacher has no tokenizer this client can reach), None if it counted nothing."""
+        return None if not self._counted else "estimate" if False in self._counted else "exact"
 
     def _counting_backend(self) -> Backend | None:
         if self._backend is None and not self._no_counter:

@@ -11,7 +11,10 @@ schema the backend tries, in order, OpenAI's ``json_schema``, llama.cpp's ``json
 
 An answer's time is the request's round trip; a llama.cpp server's ``timings`` object (prompt evaluation and
 decoding, in milliseconds and tokens) and OpenAI's count of cached prompt tokens are kept with it where a reply
-carries them, each figure checked (a server's reply is not trusted). Exact token counts come from the server's
+carries them, each figure checked (a server's reply is not trusted). Once a reply has shown the server is
+llama.cpp's (it carries ``timings``), requests ask it to keep the prompt in its cache (``cache_prompt``): the
+prefix the next prompt shares with it is then not evaluated again (servers since mid-2024 do so by default, some
+earlier ones only when asked; no other server is sent the field). Exact token counts come from the server's
 tokenizer endpoint where it has one (llama.cpp server and vLLM ``POST /tokenize``, llama-cpp-python's
 ``POST /extras/tokenize/count``), found on first need and remembered.
 
@@ -95,6 +98,9 @@ class OpenAICompatBackend(Backend):
         self._mode_lock = asyncio.Lock()
         self._trying = 0  # the structured-output mode being tried while negotiating
         self._logprobs = True
+        #: A llama.cpp server (its replies carry ``timings``): requests then ask it to keep the prompt's KV cache
+        #: (``cache_prompt``), so the next prompt's shared prefix (instructions, classes) is not evaluated again.
+        self._llama_server = False
         self._authorization = endpoint.authorization or (None if self._client.api_key == NO_KEY else
                                                          f"Bearer {self._client.api_key}")  # fmt: skip
         #: The tokenizer endpoint found (its index in _TOKENIZERS and the count of the empty text), ``False``
@@ -172,6 +178,8 @@ class OpenAICompatBackend(Backend):
             kwargs["stop"] = list(request.decoding.stop)
         if wants_logprobs(request) and self._logprobs:
             kwargs["logprobs"], kwargs["top_logprobs"] = True, TOP_LOGPROBS
+        if self._llama_server:
+            kwargs["extra_body"] = {"cache_prompt": True}  # only to a server known to take it
         if request.output is not None and mode is not None:
             schema = request.output.json_schema()
             if mode == "json_schema":
@@ -217,7 +225,7 @@ class OpenAICompatBackend(Backend):
                 raise BackendError("bad_response", f"{self.endpoint}: {_no_choices(response)}")
             choice = response.choices[0]
             usage = response.usage
-            return RawCompletion(
+            raw = RawCompletion(
                 text=choice.message.content or "",
                 prompt_tokens=usage.prompt_tokens if usage else 0,
                 completion_tokens=usage.completion_tokens if usage else 0,
@@ -225,6 +233,9 @@ class OpenAICompatBackend(Backend):
                 logprobs=_token_logprobs(choice),
                 timings=_timings(response, model_s),
             )
+            self._llama_server = self._llama_server or isinstance((response.model_extra or {}).get("timings"),
+                                                                  Mapping)  # fmt: skip
+            return raw
         except (AttributeError, TypeError, ValueError) as error:  # a JSON body of another shape
             raise BackendError("bad_response", f"{self.endpoint}: malformed chat completion ({error})") from None
 
