@@ -60,7 +60,7 @@ def record_invocation(results: dict[str, Any], script: str) -> None:
     """Remember, in a results file, the command line that added runs to it (each distinct one once)."""
     home = str(Path.home())
     arguments = ("~" + a[len(home) :] if a == home or a.startswith(home + os.sep) else a for a in sys.argv[1:])
-    invocation = f"python bench/{script} " + " ".join(arguments)  # no machine's home directory in the results
+    invocation = " ".join([f"python bench/{script}", *arguments])  # no machine's home directory in the results
     if invocation not in results.setdefault("invocations", []):
         results["invocations"].append(invocation)
 
