@@ -53,3 +53,14 @@ def test_pseudo_labels_train_with_their_weights_and_never_on_validation_nodes(sm
     with pytest.raises(ValueError, match="validation"):
         train_node_classifier(x, small_graph.edge_index, small_graph.y, split, config,
                               pseudo=PseudoLabels(val_node, small_graph.y[val_node], torch.ones(1)))  # fmt: skip
+
+
+def test_without_validation_nodes_a_fixed_number_of_epochs_trains_and_the_last_is_kept(small_graph):
+    x = node_features(small_graph, "bow")
+    few = small_graph.split("few:4")
+    assert not bool(few.val.any())
+    config = TrainConfig(model="gcn", unvalidated_epochs=30)
+    result = train_node_classifier(x, small_graph.edge_index, small_graph.y, few, config)
+    again = train_node_classifier(x, small_graph.edge_index, small_graph.y, few, config)
+    assert result.epochs_run == result.best_epoch == 30 and result.metrics.get("val") is None
+    assert torch.equal(result.probs, again.probs) and result.metrics["test"]["acc"] > 1 / small_graph.num_classes

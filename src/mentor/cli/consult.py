@@ -100,7 +100,8 @@ def consult(
         Optional[str],
         typer.Option(
             help="Default: public if the data set has it, else random. labelled: train/validation only (80/20 of "
-            "the labelled nodes), every other node predicted, no test score."
+            "the labelled nodes), every other node predicted, no test score. few:K (few:K:V): K labelled nodes "
+            "of each class train (V validate), the rest only score."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, training and random selection.")] = 0,

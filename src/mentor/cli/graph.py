@@ -105,7 +105,8 @@ def train(
         str,
         typer.Option(
             help="public | random | file | geom-gcn-<i> (what the data set has) | labelled (train/validation "
-            "only, 80/20 of the labelled nodes: no test score)."
+            "only, 80/20 of the labelled nodes: no test score) | few:K or few:K:V (K labelled nodes of each "
+            "class train, V validate, the rest test)."
         ),
     ] = "random",
     seed: Annotated[int, typer.Option(help="Seed of the random split and of training.")] = 0,
@@ -128,8 +129,9 @@ def train(
     with user_errors():
         graph = load_dataset(dataset, data_root, seed)
         warn(graph.warnings())
-        if split not in graph.split_names:
-            raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.split_names)}")
+        if not graph.has_split(split):
+            raise ValueError(f"--split {split!r}: {graph.name} has splits {', '.join(graph.split_names)}, or "
+                             "few:K / few:K:V (K training and V validation labels per class)")  # fmt: skip
         chosen = graph.split(split)
         warn(chosen.warnings(), f"split {split}: ")
         if out is not None:

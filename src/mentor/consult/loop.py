@@ -151,6 +151,10 @@ class Consultation:
         split_name = config.split or ("public" if "public" in self.graph.splits else "random")
         self.split_name = split_name
         self.split = self.graph.split(split_name)
+        if not bool(self.split.val.any()):
+            raise ValueError(f"split {split_name} has no validation node: a consultation calibrates its gate and "
+                             "selects its model on validation nodes (a few-label split takes them as few:K:V, V per "
+                             "class)")  # fmt: skip
         self.known = torch.where(self.split.train, self.graph.y, torch.full_like(self.graph.y, -1))
         self.templates = load_templates(config.templates, config.context)
         self.options = PromptOptions(

@@ -80,6 +80,8 @@ class TextGraph:
     node_ids: list[str] | None = None
     #: A short description of each class (``None`` where it has none), shown in prompts beside the name.
     class_descriptions: list[str | None] | None = None
+    #: The seed its random splits are drawn with (``random`` at loading, ``few:K`` when asked for).
+    seed: int = 0
 
     @property
     def num_nodes(self) -> int:
@@ -108,14 +110,25 @@ class TextGraph:
         derived = [LABELLED] if "random" in self.splits and LABELLED not in self.splits else []
         return [*self.splits, *derived]
 
+    def has_split(self, name: str) -> bool:
+        """Whether :meth:`split` gives ``name``: one of :attr:`split_names`, or a few-label split ``few:K[:V]``."""
+        from mentor.graph.splits import parse_few
+
+        return name in self.split_names or parse_few(name) is not None
+
     def split(self, name: str) -> Split:
-        """The split ``name``; ``labelled`` is made from ``random`` (:meth:`Split.for_labelling`)."""
+        """The split ``name``; ``labelled`` is made from ``random`` (:meth:`Split.for_labelling`), ``few:K`` /
+        ``few:K:V`` drawn with :attr:`seed` (:func:`~mentor.graph.splits.few_label_split`)."""
+        from mentor.graph.splits import few_label_split, parse_few
+
         if name == LABELLED and name not in self.splits and "random" in self.splits:
             return self.splits["random"].for_labelling()
+        if name not in self.splits and (few := parse_few(name)) is not None:
+            return few_label_split(self.y, self.seed, *few)
         try:
             return self.splits[name]
         except KeyError:
-            known = ", ".join(self.split_names) or "none"
+            known = ", ".join([*self.split_names, "few:K", "few:K:V"])
             raise KeyError(f"{self.name} has no split {name!r}; it has: {known}") from None
 
     def edge_homophily(self) -> float | None:

@@ -32,6 +32,9 @@ class TrainConfig(BaseModel):
     hidden: int | None = Field(default=None, ge=1)
     dropout: float | None = Field(default=None, ge=0, lt=1)
     seed: int = 0
+    unvalidated_epochs: int = Field(
+        default=200, ge=1, description="epochs trained when no validation node can select one (the last is kept)"
+    )
 
 
 @dataclass
@@ -106,12 +109,13 @@ def train_node_classifier(
     features: FeatureSpec | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``split.train`` (and ``pseudo``, which may not touch training or validation
-    nodes); keep the epoch with the best validation accuracy (ties: lower validation loss). Seeded: the same
+    nodes); keep the epoch with the best validation accuracy (ties: lower validation loss), or, where the split
+    has no validation node (few labels, all of them training), train ``config.unvalidated_epochs`` epochs and
+    keep the last. Seeded: the same
     inputs and seed give the same model on CPU. ``num_classes`` defaults to ``y.max() + 1``; ``features`` (how
     ``x`` was made) is kept in the result, to be saved with the model."""  # fmt: skip
     config = config or TrainConfig()
-    if not bool(split.val.any()):
-        raise ValueError("model selection needs validation nodes; the split has none")
+    validated = bool(split.val.any())
     seed_everything(config.seed)
     num_classes = num_classes or int(y.max()) + 1
     hparams = {k: v for k, v in (("hidden", config.hidden), ("dropout", config.dropout)) if v is not None}
@@ -138,7 +142,7 @@ def train_node_classifier(
     best_epoch, since_best, history = 0, 0, []
     started = time.perf_counter()
     epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, (config.epochs if validated else config.unvalidated_epochs) + 1):
         model.train()
         optimiser.zero_grad()
         logits = model(x, edge_index)[train_idx]
@@ -148,6 +152,10 @@ def train_node_classifier(
             loss = (F.cross_entropy(logits, y_train, reduction="none") * weights).sum() / weights.sum()
         loss.backward()
         optimiser.step()
+        if not validated:
+            history.append({"epoch": epoch, "train_loss": loss.item(), "val_loss": None, "val_acc": None})
+            best_epoch = epoch
+            continue
         model.eval()
         with torch.no_grad():
             logits = model(x, edge_index)[val_idx]
@@ -162,7 +170,8 @@ def train_node_classifier(
             if since_best >= config.patience:
                 break
     seconds = time.perf_counter() - started
-    model.load_state_dict(best_state)
+    if validated:
+        model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         probs = F.softmax(model(x, edge_index), dim=-1)

@@ -42,8 +42,13 @@ def _synthetic_options(spec: str) -> dict[str, float | int]:
 
 
 def load_dataset(name: str, root: str | Path | None = None, seed: int = 0) -> TextGraph:
-    """Load a data set by name (see the table above); ``seed`` fixes the ``random`` split."""
-    root = Path(root) if root is not None else data_root()
+    """Load a data set by name (see the table above); ``seed`` fixes the ``random`` split (and ``few:K`` ones)."""
+    graph = _load(name, Path(root) if root is not None else data_root(), seed)
+    graph.seed = seed
+    return graph
+
+
+def _load(name: str, root: Path, seed: int) -> TextGraph:
     kind, _, arg = name.partition(":")
     key = name.lower()
     if key == "cora":

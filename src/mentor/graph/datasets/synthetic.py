@@ -84,6 +84,7 @@ def make_synthetic(
         texts=texts,
         class_names=names,
         splits={"random": random_split(y, seed)},
+        seed=seed,
         source=(
             f"synthetic(num_nodes={num_nodes}, num_classes={num_classes}, homophily={homophily}, "
             f"avg_degree={avg_degree}, label_noise={label_noise}, signal={signal}, words={words}, seed={seed})"
