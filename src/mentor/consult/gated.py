@@ -16,8 +16,14 @@
    ``selection_margin`` (``selection="not-worse"``, the default), or only if it is higher by more than that
    (``"improve"``).
 
-Labels used: training labels train; validation labels calibrate the gate and select the round, and calibration
-nodes are never pseudo-labelled; test labels are read only to report the scores. Prompts are blind by default
+**Few labels, no validation part** (a ``few:K`` split): the gate calibrates on the training nodes instead. Their
+GNN distributions are cross-fitted (``CALIBRATION_FOLDS`` GNNs, each trained without one fold and predicting it),
+so the gate compares the LLM with what the GNN says of nodes it did not train on; the LLM is asked about them like
+any node (blind prompts show no label). Nothing can select a round then: each retrained GNN is kept.
+
+Labels used: training labels train (and, cross-fitted, calibrate where there is no validation part); validation
+labels calibrate the gate and select the round, and calibration nodes are never pseudo-labelled; test labels are
+read only to report the scores. Prompts are blind by default
 (each node's own text and its neighbours' original texts), so they depend on the graph alone and the response
 store answers each node once for every seed, backbone and arm.
 """
@@ -38,7 +44,7 @@ from mentor.consult.actions import augment_text
 from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution
 from mentor.consult.loop import TEXT_EXCERPT, Consultation
 from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
-from mentor.graph import PseudoLabels, TrainResult
+from mentor.graph import PseudoLabels, Split, TrainResult
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.train import mask_metrics
 from mentor.llm import ChatRequest, Result
@@ -47,6 +53,8 @@ from mentor.progress import stage
 EventHook = Callable[[str], None]
 #: Calibration answers needed before the gate may close after the first half (fewer are too noisy to stop on).
 MIN_EARLY_CLOSE = 10
+#: Folds of the cross-fitted GNN distributions on training nodes (calibration without validation nodes).
+CALIBRATION_FOLDS = 5
 
 
 @dataclass
@@ -55,7 +63,7 @@ class Asked:
 
     node: int
     phase: str  # "calibration" or "round N"
-    part: str  # "val", "test" or "unlabelled"
+    part: str  # "train" (cross-fitted calibration), "val", "test" or "unlabelled"
     request: ChatRequest
     answer: Result
     gnn_prediction: int
@@ -188,7 +196,9 @@ class GatedConsultation(Consultation):
         stage(f"training: {config.model} on the training labels (round 0)", enabled=self.progress)
         before = self.train(x)
         train_seconds = time.perf_counter() - started
-        say(f"round 0 (GNN alone): val {before.metrics['val']['acc']:.4f}, train {train_seconds:.1f} s")
+        val = before.metrics.get("val")
+        say(f"round 0 (GNN alone): val {'–' if val is None else format(val['acc'], '.4f')}, train "
+            f"{train_seconds:.1f} s")  # fmt: skip
         budget = config.budget_calls(self.graph.num_nodes)
         asked: list[Asked] = []
         llm_seconds = 0.0
@@ -213,11 +223,13 @@ class GatedConsultation(Consultation):
             asked.extend(batch)
             return batch
 
-        # Calibration: the least confident validation nodes, in two halves.
-        order = self.calibration_nodes(before)
+        # Calibration: the least confident validation nodes (else the training nodes, cross-fitted), in two halves.
+        cross_fitted = None if bool(split.val.any()) else self.out_of_fold(x)
+        reference = before.probs if cross_fitted is None else cross_fitted
+        order = self.calibration_nodes(before, reference)
         half = math.ceil(len(order) / 2)
         calibration = ask(order[:half], "calibration", before)
-        checked = self._checked(calibration, before)
+        checked = self._checked(calibration, reference)
         gate = self._calibrate(checked)
         if config.combine == "pool":
             hopeless = gate.gain <= 0
@@ -226,9 +238,9 @@ class GatedConsultation(Consultation):
         early_close = len(calibration) >= MIN_EARLY_CLOSE and hopeless and not gate.open
         if order[half:] and not early_close:
             calibration += ask(order[half:], "calibration", before)
-            gate = self._calibrate(self._checked(calibration, before))
-        say(f"calibration on {len(calibration)} validation nodes: gate {'open' if gate.open else 'closed'} "
-            f"({gate.reason})")  # fmt: skip
+            gate = self._calibrate(self._checked(calibration, reference))
+        say(f"calibration on {len(calibration)} {'validation' if cross_fitted is None else 'training'} nodes: "
+            f"gate {'open' if gate.open else 'closed'} ({gate.reason})")  # fmt: skip
         calibration_gate = gate
 
         # Rounds: ask what the rule routes, accept, teach, retrain.
@@ -238,8 +250,8 @@ class GatedConsultation(Consultation):
         current, kept, kept_round = before, before, 0
         rounds = config.rounds if config.teach else 1
         for round_ in range(1, rounds + 1):
-            if round_ > 1:
-                gate = self._calibrate(self._checked(calibration, current))
+            if round_ > 1 and cross_fitted is None:  # cross-fitted distributions stay those of round 0
+                gate = self._calibrate(self._checked(calibration, current.probs))
             report = GatedRound(round=round_, gate=gate)
             reports.append(report)
             if not gate.open:
@@ -278,9 +290,10 @@ class GatedConsultation(Consultation):
                 current = self.train(x, pseudo=pseudo)
                 report.train_seconds = time.perf_counter() - started
                 report.pseudo_labels = len(accepted)
-                report.val_acc = current.metrics["val"]["acc"]
-                if self._keeps(report.val_acc, kept.metrics["val"]["acc"]):
-                    kept, kept_round = current, round_
+                val = current.metrics.get("val")
+                report.val_acc = None if val is None else val["acc"]
+                if report.val_acc is None or self._keeps(report.val_acc, kept.metrics["val"]["acc"]):
+                    kept, kept_round = current, round_  # without validation nodes nothing selects: keep it
             say(f"round {round_}: asked {report.asked}, answered {report.answered}, accepted {report.accepted}"
                 + (f", retrained: val {report.val_acc:.4f}{' (kept)' if kept_round == round_ else ''}"
                    if report.val_acc is not None else ""))  # fmt: skip
@@ -301,12 +314,30 @@ class GatedConsultation(Consultation):
 
     # -- pieces -------------------------------------------------------------------------------------------------
 
-    def calibration_nodes(self, before: TrainResult) -> list[int]:
-        """The validation nodes asked to calibrate the gate: the GNN's least confident, a share of the budget."""
+    def calibration_nodes(self, before: TrainResult, reference: Tensor | None = None) -> list[int]:
+        """The nodes asked to calibrate the gate, a share of the budget: the validation nodes the GNN is least sure
+        of; on a split without validation nodes, the training nodes by their cross-fitted ``reference``
+        distributions."""
         budget = self.config.budget_calls(self.graph.num_nodes)
-        count = min(int(self.split.val.sum()), max(1, round(self.config.calibration * budget)))
-        confidence = before.probs.max(dim=-1).values
-        return sorted(self.split.val.nonzero().view(-1).tolist(), key=lambda v: (float(confidence[v]), v))[:count]
+        part = self.split.val if bool(self.split.val.any()) else self.split.train
+        count = min(int(part.sum()), max(1, round(self.config.calibration * budget)))
+        confidence = (before.probs if reference is None else reference).max(dim=-1).values
+        return sorted(part.nonzero().view(-1).tolist(), key=lambda v: (float(confidence[v]), v))[:count]
+
+    def out_of_fold(self, x: Tensor) -> Tensor:
+        """Class distributions of the training nodes from GNNs that did not train on them: the training nodes cut
+        into ``CALIBRATION_FOLDS`` folds (seeded), one GNN per fold trained on the others (rows of other nodes are
+        zero). Calibration on them is then as honest as on held-out validation nodes."""
+        train = self.split.train.nonzero().view(-1)
+        generator = torch.Generator().manual_seed(self.config.seed)
+        order = train[torch.randperm(train.numel(), generator=generator)]
+        probs = torch.zeros(self.graph.num_nodes, self.graph.num_classes)
+        for fold in order.tensor_split(min(CALIBRATION_FOLDS, train.numel())):
+            held_out = torch.zeros_like(self.split.train)
+            held_out[fold] = True
+            result = self.train(x, split=Split(self.split.train & ~held_out, self.split.val, held_out))
+            probs[fold] = result.probs[fold]
+        return probs
 
     def _keeps(self, new: float, kept: float) -> bool:
         """Whether a retrained GNN with validation accuracy ``new`` replaces the kept one (``kept``).
@@ -317,6 +348,8 @@ class GatedConsultation(Consultation):
         return new >= kept - margin if self.config.selection == "not-worse" else new > kept + margin
 
     def _part(self, node: int) -> str:
+        if bool(self.split.train[node]):
+            return "train"
         if bool(self.split.val[node]):
             return "val"
         return "test" if bool(self.split.test[node]) else "unlabelled"
@@ -324,11 +357,13 @@ class GatedConsultation(Consultation):
     def _calibrate(self, checked: list[Calibration]) -> Gate:
         return calibrate(checked, min_gain=self.config.min_gain, rule=self.config.combine)
 
-    def _checked(self, calibration: list[Asked], result: TrainResult) -> list[Calibration]:
-        """The answered calibration nodes with their validation labels and ``result``'s GNN distribution."""
+    def _checked(self, calibration: list[Asked], probs: Tensor) -> list[Calibration]:
+        """The answered calibration nodes with their (validation or training) labels and the GNN distribution
+        ``probs`` gives them."""
         return [Calibration(node=a.node, label=int(self.graph.y[a.node]),
-                            gnn_probs=tuple(result.probs[a.node].tolist()), llm_probs=tuple(a.llm_probs))
-                for a in calibration if a.answer.ok and a.part == "val" and a.llm_probs is not None]  # fmt: skip
+                            gnn_probs=tuple(probs[a.node].tolist()), llm_probs=tuple(a.llm_probs))
+                for a in calibration
+                if a.answer.ok and a.part in ("val", "train") and a.llm_probs is not None]  # fmt: skip
 
     def _augment(self, items: list[Asked]) -> int:
         texts = self.graph.texts or []

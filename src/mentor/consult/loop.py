@@ -151,10 +151,10 @@ class Consultation:
         split_name = config.split or ("public" if "public" in self.graph.splits else "random")
         self.split_name = split_name
         self.split = self.graph.split(split_name)
-        if not bool(self.split.val.any()):
-            raise ValueError(f"split {split_name} has no validation node: a consultation calibrates its gate and "
-                             "selects its model on validation nodes (a few-label split takes them as few:K:V, V per "
-                             "class)")  # fmt: skip
+        if config.strategy == "login" and not bool(self.split.val.any()):
+            raise ValueError(f"split {split_name} has no validation node: LOGIN's loop selects its round on "
+                             "validation nodes (a few-label split takes them as few:K:V, V per class; the gated "
+                             "strategy calibrates on the training labels instead)")  # fmt: skip
         self.known = torch.where(self.split.train, self.graph.y, torch.full_like(self.graph.y, -1))
         self.templates = load_templates(config.templates, config.context)
         self.options = PromptOptions(
@@ -175,8 +175,10 @@ class Consultation:
         if config.context == "similar":
             _, x = FeatureSpec.fit_transform(config.features, self.graph, encoder=self.encoder, progress=progress)
             self.prompt_features = F.normalize(x.float(), dim=-1)
+        # without validation nodes a fixed number of epochs trains: the usual 200, or fewer if epochs says so
+        unvalidated = min(config.epochs, TrainConfig.model_fields["unvalidated_epochs"].default)
         self.train_config = TrainConfig(model=config.model, epochs=config.epochs, patience=config.patience,
-                                        seed=config.seed)  # fmt: skip
+                                        seed=config.seed, unvalidated_epochs=unvalidated)  # fmt: skip
         self.feature_seconds = 0.0
 
     # -- pieces -------------------------------------------------------------------------------------------------
@@ -189,8 +191,9 @@ class Consultation:
         self.feature_seconds += time.perf_counter() - started
         return x
 
-    def train(self, x: Tensor, pseudo: PseudoLabels | None = None) -> TrainResult:
-        return train_node_classifier(x, self.graph.edge_index, self.graph.y, self.split, self.train_config,
+    def train(self, x: Tensor, pseudo: PseudoLabels | None = None, split: Split | None = None) -> TrainResult:
+        """The backbone trained on ``split`` (default: the run's) and ``pseudo``."""
+        return train_node_classifier(x, self.graph.edge_index, self.graph.y, split or self.split, self.train_config,
                                      pseudo=pseudo, num_classes=self.graph.num_classes,
                                      features=self.feature_spec)  # fmt: skip
 

@@ -38,11 +38,16 @@ def gate_record(consultation: GatedConsultation, result: GatedResult) -> dict[st
     (what pools that GNN with new answers), the gate the run calibrated with its first GNN, and the consultant and
     prompt (options and template texts) the gate was fitted with, so that new nodes are asked the same way."""
     calibration = [a for a in result.asked if a.phase == "calibration"]
-    checked = consultation._checked(calibration, result.selected)
-    gate = consultation._calibrate(checked)
+    if any(a.part == "train" for a in calibration):  # the saved GNN trained on them: keep the cross-fitted gate
+        gate = result.calibration_gate
+        fitted_on = f"{gate.calibration_nodes} calibration answers on training nodes, cross-fitted GNN distributions"
+    else:
+        checked = consultation._checked(calibration, result.selected.probs)
+        gate = consultation._calibrate(checked)
+        fitted_on = f"{len(checked)} calibration answers with the saved GNN (round {result.selected_round})"
     return {
         "gate": gate.as_dict(),
-        "fitted_on": f"{len(checked)} calibration answers with the saved GNN (round {result.selected_round})",
+        "fitted_on": fitted_on,
         "rule": result.config.combine,
         "min_gain": result.config.min_gain,
         "calibration_gate": result.calibration_gate.as_dict(),
