@@ -119,9 +119,9 @@ def _memoised(cls: type) -> type:
     deterministic, and every arm of a seed starts from it."""
 
     class Memoised(cls):  # type: ignore[misc, valid-type]
-        def train(self, x: torch.Tensor, pseudo: Any = None) -> Any:
-            if pseudo is not None:
-                return super().train(x, pseudo=pseudo)
+        def train(self, x: torch.Tensor, pseudo: Any = None, split: Any = None) -> Any:
+            if pseudo is not None or split is not None:  # retraining, or a cross-fitting fold
+                return super().train(x, pseudo=pseudo, split=split)
             key = (self.graph.name, self.config.model, self.config.seed, self.split_name, hash(x.numpy().tobytes()))
             if key not in _ALONE:
                 _ALONE[key] = super().train(x)
