@@ -11,6 +11,13 @@ docs/benchmarks.md.
 
     python bench/inductive.py --datasets wisconsin,cornell,texas --seeds 0-9
     python bench/inductive.py --datasets cora --seeds 0-2
+
+With few labels (``--split few:K``, drawn from what the removal left) the rows are named by graph, split,
+backbone, prompt and budget, e.g. with the gated default's prompts, answered for every WebKB node in
+``bench/llm_seconds.py``'s store:
+
+    python bench/inductive.py --split few:5 --model sage --prompt text-384 --budget 0.25 \
+        --store ~/.cache/mentor/bench-llm-seconds.sqlite
 """
 
 from __future__ import annotations
@@ -78,18 +85,20 @@ def without(graph: TextGraph, removed: torch.Tensor, seed: int) -> TextGraph:
         texts=[graph.texts[i] for i in kept] if graph.texts is not None else None,
         class_names=list(graph.class_names),
         splits={"random": random_split(y, seed)},
+        seed=seed,
         source=f"{graph.source} without {removed.numel()} nodes",
         node_ids=[graph.node_ids[i] for i in kept] if graph.node_ids is not None else None,
     )
 
 
-def run_one(dataset: str, seed: int, client: LLMClient) -> dict[str, Any]:
+def run_one(dataset: str, seed: int, client: LLMClient, split: str = "random", model: str = "gcn",
+            prompt: str = DEFAULT_BEFORE, budget: float = 0.1) -> dict[str, Any]:  # fmt: skip
     full = load_dataset(dataset, seed=seed)
     generator = torch.Generator().manual_seed(1000 + seed)
     removed = torch.randperm(full.num_nodes, generator=generator)[: round(HELD_OUT * full.num_nodes)]
     removed = removed[full.y[removed] >= 0]
     graph = without(full, removed, seed)
-    config = ConsultConfig(dataset=dataset, seed=seed, split="random", **PROMPTS[DEFAULT_BEFORE])  # shipped answers
+    config = ConsultConfig(dataset=dataset, seed=seed, split=split, model=model, budget=budget, **PROMPTS[prompt])
     started = time.perf_counter()
     requests_before = client.usage()["requests"]
     result = GatedConsultation(config, client, graph=graph, progress=False).run()
@@ -99,8 +108,10 @@ def run_one(dataset: str, seed: int, client: LLMClient) -> dict[str, Any]:
         probs = SavedModel.from_training(train_result, graph).predict_proba(full)
         return float((probs[removed].argmax(-1) == y).float().mean())
 
+    default = (split, model, prompt, budget) == ("random", "gcn", DEFAULT_BEFORE, 0.1)
     return {
         "dataset": dataset,
+        "label": dataset if default else f"{dataset}-{split} {model} @{prompt} {budget:g}",
         "seed": seed,
         "model": config.model,
         "held_out": int(removed.numel()),
@@ -117,8 +128,8 @@ def run_one(dataset: str, seed: int, client: LLMClient) -> dict[str, Any]:
 
 def table(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     rows = {}
-    for dataset in sorted({r["dataset"] for r in runs.values()}):
-        mine = sorted((r for r in runs.values() if r["dataset"] == dataset), key=lambda r: r["seed"])
+    for dataset in sorted({r.get("label", r["dataset"]) for r in runs.values()}):
+        mine = sorted((r for r in runs.values() if r.get("label", r["dataset"]) == dataset), key=lambda r: r["seed"])
         gains = [100 * (r["after"] - r["alone"]) for r in mine]
         alone, after = [100 * r["alone"] for r in mine], [100 * r["after"] for r in mine]
         rows[dataset] = {
@@ -141,7 +152,9 @@ def render(rows: dict[str, Any], invocations: list[str]) -> str:
         "A random 20 % of each graph's labelled nodes (and their edges) is removed; a gated consult with default "
         "settings (gcn, minilm, 10 % budget, teacher `local:qwen2.5-1.5b`) runs on the rest; the saved GNN then "
         "predicts the whole graph with no LLM call and is scored on the removed nodes: round 0's GNN (alone) "
-        "against the selected GNN (after). Accuracy in %, mean ± 95 % CI over seeds; *gain* is seed by seed.",
+        "against the selected GNN (after). Accuracy in %, mean ± 95 % CI over seeds; *gain* is seed by seed. A row "
+        "named with a split, backbone, prompt and budget ran with those instead (`few:K`: K labels per class drawn "
+        "from what the removal left, no validation part, the gate calibrated on the training nodes).",
         "",
         "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
         "",
@@ -162,21 +175,29 @@ def main() -> None:
     parser.add_argument("--datasets", default="wisconsin,cornell,texas")
     parser.add_argument("--seeds", default="0-9")
     parser.add_argument("--store", type=Path, default=cache_dir() / "bench-inductive.sqlite")
+    parser.add_argument("--split", default="random", help="random, or few:K (K labels per class)")
+    parser.add_argument("--model", default="gcn")
+    parser.add_argument("--prompt", default=DEFAULT_BEFORE, choices=list(PROMPTS))
+    parser.add_argument("--budget", type=float, default=0.1)
     args = parser.parse_args()
+    settings = {"split": args.split, "model": args.model, "prompt": args.prompt, "budget": args.budget}
+    default = tuple(settings.values()) == ("random", "gcn", DEFAULT_BEFORE, 0.1)
+    names = ("llm_seconds_answers.jsonl.gz", "teacher_cascade_answers.jsonl.gz")  # answers shipped elsewhere
+    also_known = tuple(RESULTS / name for name in names if (RESULTS / name).exists())
     saved = json.loads(RUNS.read_text()) if RUNS.exists() else {"benchmark": "inductive", "runs": {}}
     record_invocation(saved, "inductive.py")
     seeded_store(args.store, SHIPPED, ANSWERS)
     with LLMClient(LLMConfig(), store=args.store, run_id="bench-inductive") as client:
         for dataset in args.datasets.split(","):
             for seed in _seeds(args.seeds):
-                key = f"{dataset}|{seed}"
+                key = f"{dataset}|{seed}" if default else f"{dataset}|{'|'.join(map(str, settings.values()))}|{seed}"
                 if key in saved["runs"]:
                     continue
-                saved["runs"][key] = run_one(dataset, seed, client)
+                saved["runs"][key] = run_one(dataset, seed, client, **settings)
                 print(json.dumps(saved["runs"][key]), flush=True)
                 saved["machine"] = machine()
                 write_json("inductive_runs", saved)
-                export_new_answers(client.store, SHIPPED, ANSWERS)
+                export_new_answers(client.store, SHIPPED, ANSWERS, also_known=also_known)
     rows = table(saved["runs"])
     write_json("inductive", {"benchmark": "inductive", "machine": machine(), "invocations": saved["invocations"],
                              "table": rows})  # fmt: skip
