@@ -54,10 +54,10 @@ def test_train_takes_a_few_label_split_and_names_the_form_when_it_is_wrong():
     assert result.exit_code == 1 and "few:K / few:K:V" in " ".join(result.output.split())
 
 
-def test_a_consult_on_a_split_without_validation_nodes_is_refused_in_one_line(tmp_path):
+def test_logins_loop_on_a_split_without_validation_nodes_is_refused_in_one_line(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["consult", "synthetic:num_nodes=90", "--features", "bow", "--split", "few:5",
-                                      "--out", str(out), "--llm", "openai:none", "--llm-base-url",
-                                      "http://127.0.0.1:9/v1"])  # fmt: skip
+                                      "--strategy", "login", "--out", str(out), "--llm", "openai:none",
+                                      "--llm-base-url", "http://127.0.0.1:9/v1"])  # fmt: skip
     assert result.exit_code == 1 and "Traceback" not in result.output and not out.exists()
-    assert "split few:5 has no validation node" in " ".join(result.output.split())
+    assert "split few:5 has no validation node: LOGIN's loop selects" in " ".join(result.output.split())
