@@ -136,7 +136,6 @@ def raw_limit(dataset: str, variant: str, sample: int) -> dict[str, Any]:
             eos_token=raw._model.token_get_text(raw.token_eos()),
             bos_token=raw._model.token_get_text(raw.token_bos()),
         )
-        fresh = Llama.reset  # forgets the previous prompt: no prefix is reused
         for request in requests:
             started = time.perf_counter()
             answer = client.complete(request)
@@ -148,7 +147,7 @@ def raw_limit(dataset: str, variant: str, sample: int) -> dict[str, Any]:
                                   special=True)  # fmt: skip
             generated = max(1, answer.usage.completion_tokens)
             reused = _generate_seconds(raw, tokens, generated)
-            fresh(raw)
+            raw.reset()  # forgets the previous prompt: no prefix is reused
             cold = _generate_seconds(raw, tokens, generated)
             rows.append({"mentor_s": mentor_s, "model_s": answer.timings.model_s, "raw_s": reused,
                          "raw_no_prefix_s": cold, "prompt_tokens": len(tokens),

@@ -57,8 +57,8 @@ def llm_as_predictor(config: ConsultConfig, client: LLMClient, sample: int = 50,
 
 
 def llm_as_enhancer(config: ConsultConfig, client: LLMClient, calls: int, **kwargs: Any) -> dict[str, Any]:
-    """Test accuracy before and after adding LLM explanations to ``calls`` random nodes' texts (asked for whatever
-    ``config.explain`` says: the explanation is what this baseline uses)."""
+    """Test accuracy before and after adding LLM explanations to ``calls`` random nodes' texts (an explanation is
+    always asked for, whatever ``config.explain`` says: it is what this baseline uses)."""
     blind = config.model_copy(update={"show_gnn_prediction": False, "show_neighbour_labels": False, "explain": True})
     consultation = Consultation(blind, client, **kwargs)
     x = consultation.features()
