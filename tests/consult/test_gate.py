@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution, pooled
+from mentor.consult.gate import Calibration, Gate, calibrate, confidence_gate, llm_distribution, pooled
 
 K = 3  # classes
 
@@ -149,3 +149,12 @@ def test_a_gate_without_calibration_answers_reports_no_rule_fields(rule):
     shown = calibrate([], rule=rule).as_dict()
     assert not (ROUTE_FIELDS | POOL_FIELDS) & set(shown)
     assert not Gate(**shown).routes(0.0, 1.0)
+
+
+def test_without_labels_the_gate_keeps_the_llms_most_confident_answers():
+    answers = [[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5]]
+    gate = confidence_gate(answers, keep=0.5)
+    assert gate.open and gate.rule == "route" and gate.kappa == 0.7 and gate.routed == 2
+    assert gate.routes(0.99, 0.7) and not gate.routes(0.0, 0.6)  # any GNN confidence; the LLM's decides
+    assert confidence_gate(answers, keep=1.0).kappa == 0.5
+    assert not confidence_gate([]).open

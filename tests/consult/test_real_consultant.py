@@ -134,3 +134,24 @@ def test_new_nodes_asked_through_a_saved_gate_with_smollm2(graph, store_path, tm
     assert len(asked.asked) == 2 and asked.answered == 2 and asked.accepted == 2
     frame = asked.table.frame
     assert frame["asked"].sum() == 2 and (frame["source"] == "pooled").sum() == 2
+
+
+def test_cli_label_free_run_with_smollm2(tmp_path, store_path):
+    """No training label (``few:0``): the plan lists the representative nodes asked first, and the run trains the
+    GNN on a real model's answers alone."""
+    runner = CliRunner()
+    base = _gated_cli(store_path, "--llm", "local:smollm2-135m", "--split", "few:0")
+    plan = runner.invoke(app, [*base, "--dry-run", "--json"])
+    assert plan.exit_code == 0, plan.output
+    info = json.loads(plan.stdout)
+    assert info["training_nodes"] == 0 and len(info["calibration_nodes"]) == info["calibration_then_at_most"][0] >= 1
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*base, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["label_free"] and payload["totals"]["calibration_calls"] == 0
+    records = [json.loads(line) for line in (out / "consultations.jsonl").read_text().splitlines()]
+    first = [r for r in records if r["phase"] == "seed labels"]
+    assert [r["node"] for r in first] == info["calibration_nodes"]
+    assert {r["chosen"] for r in first} == {"representative"}
+    assert payload["after_gnn"]["test"] is not None and (out / "predictions.csv").exists()

@@ -83,6 +83,24 @@ def consult(
     teach: Annotated[
         bool, typer.Option(help="gated: accepted answers become pseudo-labels; the GNN is retrained.")
     ] = True,
+    teaching: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="gated: share of each round's calls spent on representative nodes "
+            "(whose answers teach the GNN); default 0.5 with at most 10 training labels per class, else 0.",
+        ),
+    ] = None,
+    teach_min_confidence: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="gated: an accepted answer teaches only where the combined probability "
+            "of its label is at least this (default: every accepted answer, weighted by it).",
+        ),
+    ] = None,
     selection: Annotated[
         str,
         typer.Option(
@@ -183,7 +201,8 @@ def consult(
         config = ConsultConfig(
             dataset=dataset, data_root=data_root, strategy=strategy, model=model.lower(), features=features,
             split=split, seed=seed, rounds=rounds, max_calls=max_calls, budget=budget, calibration=calibration,
-            min_gain=min_gain, combine=combine, cascade=cascade, teach=teach, selection=selection,
+            min_gain=min_gain, combine=combine, cascade=cascade, teach=teach, teaching=teaching,
+            teach_min_confidence=teach_min_confidence, selection=selection,
             selection_margin=selection_margin, fraction=fraction, select=select, augment=augment, prune=prune,
             prune_threshold=prune_threshold, show_gnn_prediction=show_gnn_prediction,
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
@@ -261,14 +280,18 @@ def _show_gated(payload: dict, out: Path, table_file: str) -> None:
                       cell(scores["test_consulted"]), cell(scores["test_not_consulted"]))  # fmt: skip
     stdout.print(table)
     gate, totals = payload["gate"]["calibration"], payload["totals"]
-    stdout.print(
-        f"gate {'open' if gate['open'] else 'closed'}: {gate['reason']} (LLM {gate['llm_accuracy']}, GNN "
-        f"{gate['gnn_accuracy']} on {gate['calibration_nodes']} calibration nodes)"
-    )
+    if payload.get("label_free"):
+        stdout.print(f"no training label: round 0's GNN learned from the LLM's answers; {gate['reason']}")
+    else:
+        stdout.print(
+            f"gate {'open' if gate['open'] else 'closed'}: {gate['reason']} (LLM {gate['llm_accuracy']}, GNN "
+            f"{gate['gnn_accuracy']} on {gate['calibration_nodes']} calibration nodes)"
+        )
     stdout.print(
         f"{totals['calls']} answers of a budget of {totals['budget']} ({totals['new_calls']} new calls, "
-        f"{totals['calibration_calls']} for calibration, {totals['accepted']} accepted), kept round "
-        f"{payload['selected_round']}, LLM {totals['spent_llm_seconds']:.0f} s"
+        f"{totals['calibration_calls']} for calibration, {totals['representative']} chosen to teach, "
+        f"{totals['accepted']} accepted), kept round {payload['selected_round']}, LLM "
+        f"{totals['spent_llm_seconds']:.0f} s"
     )
     _show_note(payload)
     stdout.print(f"wrote {out}/result.json, consultations.jsonl, {table_file}, {MODEL_DIR}/")
@@ -322,14 +345,17 @@ def _plan(consultation: Consultation, client: LLMClient, as_json: bool) -> None:
     """Round 1 exactly (nodes and prompts), later rounds estimated alike; no LLM call is made."""
     config = consultation.config
     x = consultation.features()
-    result = consultation.train(x)
     if isinstance(consultation, GatedConsultation):
-        # Calibration is planned exactly; what follows depends on the gate, so the budget is its upper bound.
-        nodes = consultation.calibration_nodes(result)
+        # Calibration (or, with no label, the first labels) is planned exactly; what follows depends on the gate,
+        # so the budget is its upper bound.
+        label_free = not bool(consultation.split.train.any())
+        result = None if label_free else consultation.train(x)
+        nodes, _ = consultation.first_nodes(x, result)
         requests = consultation.requests(nodes, consultation.prompt_view(result))
         budget = config.budget_calls(consultation.graph.num_nodes)
         plan = [len(nodes), budget - len(nodes)]
     else:
+        result = consultation.train(x)
         plan = config.calls_per_round(int(consultation.split.train.sum()))
         nodes = consultation.select(result, x, plan[0], 1, {})
         requests = consultation.requests(nodes, consultation.view(result))

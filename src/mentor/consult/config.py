@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Strategy = Literal["gated", "login"]
+#: gated: training labels per class (on average) at or below which a graph has *few labels*, and what changes then.
+FEW_LABELS_PER_CLASS = 10
+FEW_LABEL_TEACHING = 0.5
+FEW_LABEL_MIN_CONFIDENCE = 0.0
 
 #: Defaults per strategy. Gated prompts are blind (no GNN prediction, no training labels), so they do not depend on
 #: the seed or the GNN and the response store answers each node once for every run; they show the node's text
@@ -59,6 +63,17 @@ class ConsultConfig(BaseModel):
         "or only if it rises by more than the margin (improve)",
     )
     selection_margin: float = Field(default=0.02, ge=0, le=1, description="gated: see selection")
+    teaching: float | None = Field(
+        default=None, ge=0, le=1,
+        description="gated: share of each round's calls spent on representative nodes (k-means centres of "
+        "neighbourhood-averaged features among the nodes not yet asked), whose answers teach the GNN; the rest go "
+        "to the least confident nodes; None: 0.5 with few labels (at most 10 training labels per class), else 0",
+    )  # fmt: skip
+    teach_min_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="gated: an accepted answer becomes a pseudo-label only where the gate's combined probability of "
+        "its label is at least this (it is weighted by that probability); None: 0 (every accepted answer)",
+    )  # fmt: skip
     select: Literal["uncertainty", "random"] = "uncertainty"
     uncertainty: Literal["variance", "entropy", "margin"] = "variance"
     mc_passes: int = Field(default=20, ge=2)
@@ -117,6 +132,20 @@ class ConsultConfig(BaseModel):
     def explains(self) -> bool:
         """Whether answers carry an explanation: as set, else only where one is used (text augmentation)."""
         return bool(self.augment) if self.explain is None else self.explain
+
+    def teaching_share(self, labels_per_class: float) -> float:
+        """gated: the share of a round's calls that goes to representative nodes (``teaching``, or its default for
+        a graph with ``labels_per_class`` training labels per class)."""
+        if self.teaching is not None:
+            return self.teaching
+        return FEW_LABEL_TEACHING if labels_per_class <= FEW_LABELS_PER_CLASS else 0.0
+
+    def min_pseudo_confidence(self, labels_per_class: float) -> float:
+        """gated: the combined probability an accepted answer needs to teach (``teach_min_confidence``, or its
+        default for a graph with ``labels_per_class`` training labels per class)."""
+        if self.teach_min_confidence is not None:
+            return self.teach_min_confidence
+        return FEW_LABEL_MIN_CONFIDENCE if labels_per_class <= FEW_LABELS_PER_CLASS else 0.0
 
     def budget_calls(self, num_nodes: int) -> int:
         """gated: the LLM calls a run may make (calibration included)."""

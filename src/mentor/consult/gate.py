@@ -33,6 +33,8 @@ KAPPAS: tuple[float, ...] = (0.0, 0.3, 0.4, 0.5, 0.7, 0.9)
 #: ``pool``: exponents tried for the GNN's distribution (a temperature) and for the LLM's.
 GNN_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 LLM_WEIGHTS: tuple[float, ...] = tuple(i / 4 for i in range(17))  # 0, 0.25, ..., 4
+#: With no label at all, the share of the LLM's first answers (its most confident) that is used.
+LABEL_FREE_KEEP = 0.5
 #: Probabilities are floored here before logarithms (a label the LLM gave 0 keeps a finite penalty).
 FLOOR = 1e-4
 #: Each rule's own fields in :meth:`Gate.as_dict`, reported only where they were fitted (see there).
@@ -123,6 +125,23 @@ def calibrate(nodes: Sequence[Calibration], min_gain: int = 2, rule: Rule = "poo
     if not n:
         return closed
     return _pool(nodes, min_gain, closed) if rule == "pool" else _route(nodes, min_gain, closed)
+
+
+def confidence_gate(answers: Sequence[Sequence[float]], keep: float | None = None) -> Gate:
+    """The gate where no label can calibrate one (no training label): the LLM's answers are used where its own
+    confidence is among the ``keep`` share (default :data:`LABEL_FREE_KEEP`) highest of ``answers`` (its class
+    distributions); a ``route`` rule with no GNN threshold."""
+    keep = LABEL_FREE_KEEP if keep is None else keep
+    confidences = sorted((max(a) for a in answers), reverse=True)
+    if not confidences:
+        return Gate(open=False, rule="route", gain=0, calibration_nodes=0, llm_accuracy=None, gnn_accuracy=None,
+                    reason="no label and no LLM answer to start from")  # fmt: skip
+    kappa = confidences[max(1, math.ceil(keep * len(confidences))) - 1]
+    kept = sum(c >= kappa for c in confidences)
+    return Gate(open=True, rule="route", gain=0, calibration_nodes=0, llm_accuracy=None, gnn_accuracy=None,
+                tau=1.0, kappa=kappa, routed=kept,
+                reason=f"no label to calibrate on: the LLM's answers with confidence >= {kappa:.3f} are used "
+                f"({kept} of {len(confidences)} first answers)")  # fmt: skip
 
 
 def pooled(gnn_probs: Sequence[float], llm_probs: Sequence[float], gnn_weight: float, llm_weight: float) -> list[float]:
@@ -224,5 +243,5 @@ def llm_distribution(
     return [0.5 + 0.5 / k if name == label else 0.5 / k for name in class_names]
 
 
-__all__ = ["GNN_WEIGHTS", "KAPPAS", "LLM_WEIGHTS", "RULE_FIELDS", "Calibration", "Gate", "Rule", "calibrate",
-           "llm_distribution", "pooled"]  # fmt: skip
+__all__ = ["GNN_WEIGHTS", "KAPPAS", "LABEL_FREE_KEEP", "LLM_WEIGHTS", "RULE_FIELDS", "Calibration", "Gate", "Rule",
+           "calibrate", "confidence_gate", "llm_distribution", "pooled"]  # fmt: skip

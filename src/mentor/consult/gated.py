@@ -7,11 +7,15 @@
    calibration nodes out of sample, the gate stays closed and no further call is made. Calibration stops after its
    first half (of at least ``MIN_EARLY_CLOSE`` answers) when the LLM adds nothing there.
 3. In each of ``rounds`` rounds, re-fit the gate on the calibration answers with the current GNN (no call), then
-   ask about the least confident nodes without a training or validation label that it routes, until the budget
-   is spent. An answer the gate accepts is used two ways, each switchable:
+   ask about nodes without a training or validation label that it routes, until the budget is spent: a
+   ``teaching`` share of the round's calls goes to *representative* nodes (k-means centres of neighbourhood-averaged
+   features, :mod:`mentor.graph.representative`; by default half of them with at most 10 training labels per
+   class, none otherwise), the rest to the least confident. An answer the gate accepts is used two ways, each
+   switchable:
    - **cascade**: the node's final prediction is the combined one (pool: GNN and LLM pooled; route: the LLM's);
-   - **teaching**: the combined label becomes a pseudo-label weighted by its combined probability (and the
-     explanation is appended to the node's text), and the GNN is retrained, so the small model itself learns.
+   - **teaching**: the combined label becomes a pseudo-label weighted by its combined probability (where that
+     reaches ``teach_min_confidence``; with ``augment`` the explanation is appended to the node's text), and the
+     GNN is retrained, so the small model itself learns.
 4. Keep a retrained GNN unless its validation accuracy is lower than the kept one's by more than
    ``selection_margin`` (``selection="not-worse"``, the default), or only if it is higher by more than that
    (``"improve"``).
@@ -20,6 +24,10 @@
 GNN distributions are cross-fitted (``CALIBRATION_FOLDS`` GNNs, each trained without one fold and predicting it),
 so the gate compares the LLM with what the GNN says of nodes it did not train on; the LLM is asked about them like
 any node (blind prompts show no label). Nothing can select a round then: each retrained GNN is kept.
+
+**No label at all** (``few:0``): the calibration share of the budget goes to representative nodes instead. No
+label can calibrate a gate, so the LLM's own confidence is the gate (``confidence_gate``: the most confident half
+of those first answers is used); they train round 0's GNN, and the rounds go on under that gate.
 
 Labels used: training labels train (and, cross-fitted, calibrate where there is no validation part); validation
 labels calibrate the gate and select the round, and calibration nodes are never pseudo-labelled; test labels are
@@ -41,11 +49,12 @@ import torch
 from torch import Tensor
 
 from mentor.consult.actions import augment_text
-from mentor.consult.gate import Calibration, Gate, calibrate, llm_distribution
+from mentor.consult.gate import Calibration, Gate, calibrate, confidence_gate, llm_distribution
 from mentor.consult.loop import TEXT_EXCERPT, Consultation
 from mentor.consult.prompt import NodeView, neighbour_lists, prompt_hash
 from mentor.graph import PseudoLabels, Split, TrainResult
 from mentor.graph.predictions import PredictionTable
+from mentor.graph.representative import representative_nodes
 from mentor.graph.train import mask_metrics
 from mentor.llm import ChatRequest, Result
 from mentor.progress import stage
@@ -73,6 +82,7 @@ class Asked:
     accepted: bool = False
     combined: list[float] | None = None  # the class distribution the gate made of GNN and LLM, once accepted
     text: str = ""  # the start of the node's original text (for reports)
+    chosen: str = "uncertain"  # why it was asked: "calibration", "uncertain" or "representative"
 
     @property
     def llm_confidence(self) -> float:
@@ -93,7 +103,9 @@ class GatedRound:
     answered: int = 0
     accepted: int = 0
     texts_augmented: int = 0
+    representative: int = 0  # of the nodes asked, chosen to teach (k-means centres) rather than as least confident
     pseudo_labels: int = 0
+    filtered: int = 0  # accepted answers not taught: their combined probability is below the minimum
     val_acc: float | None = None
     kept: bool = False
     train_seconds: float = 0.0
@@ -122,12 +134,13 @@ class GatedResult:
     failures: dict[str, int] = field(default_factory=dict)
     feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
     train_seconds: float = 0.0  # training the GNN: round 0 and every retraining
+    label_free: bool = False  # no training label: round 0's GNN learned from the LLM's seed labels alone
 
     # -- what decided the run (the no-leakage tests compare these under poisoned test labels) ------------------
 
     def decisions(self) -> dict[str, Any]:
         return {
-            "asked": [(a.phase, a.node, prompt_hash(a.request)) for a in self.asked],
+            "asked": [(a.phase, a.node, a.chosen, prompt_hash(a.request)) for a in self.asked],
             "accepted": [a.node for a in self.asked if a.accepted],
             "gates": [r.gate.as_dict() for r in self.rounds],
             "calibration_gate": self.calibration_gate.as_dict(),
@@ -163,6 +176,9 @@ class GatedConsultation(Consultation):
         super().__init__(*args, **kwargs)
         self.original_texts = list(self.graph.texts or [])
         self.neighbours = neighbour_lists(self.graph.edge_index, self.graph.num_nodes)
+        if not bool(self.split.train.any()) and self.options.show_gnn_prediction:
+            raise ValueError(f"split {self.split_name} has no training label, so the first prompts cannot show a GNN "
+                             "prediction: leave show_gnn_prediction off")  # fmt: skip
 
     # -- prompts ------------------------------------------------------------------------------------------------
 
@@ -192,65 +208,106 @@ class GatedConsultation(Consultation):
         say = on_event or (lambda _message: None)
         stage(f"features: {config.features} for {self.graph.num_nodes} nodes", enabled=self.progress)
         x = self.features()
-        started = time.perf_counter()
-        stage(f"training: {config.model} on the training labels (round 0)", enabled=self.progress)
-        before = self.train(x)
-        train_seconds = time.perf_counter() - started
-        val = before.metrics.get("val")
-        say(f"round 0 (GNN alone): val {'–' if val is None else format(val['acc'], '.4f')}, train "
-            f"{train_seconds:.1f} s")  # fmt: skip
         budget = config.budget_calls(self.graph.num_nodes)
+        label_free = not bool(split.train.any())
+        per_class = int(split.train.sum()) / max(self.graph.num_classes, 1)
+        teaching = config.teaching_share(per_class)
+        min_confidence = config.min_pseudo_confidence(per_class)
         asked: list[Asked] = []
+        accepted: dict[int, Asked] = {}
         llm_seconds = 0.0
 
-        def ask(nodes: list[int], phase: str, result: TrainResult) -> list[Asked]:
+        def ask(nodes: list[int], phase: str, result: TrainResult | None,
+                chosen: set[int] | frozenset[int] = frozenset()) -> list[Asked]:  # fmt: skip
             nonlocal llm_seconds
             requests = self.requests(nodes, self.prompt_view(result))
             started = time.perf_counter()
             answers = self.client.complete_many(requests, progress=self.progress,
                                                 label=f"{phase}, asking {self.client.model}")  # fmt: skip
             llm_seconds += time.perf_counter() - started
-            confidence, prediction = result.probs.max(dim=-1)
+            n = self.graph.num_nodes
+            probs = result.probs if result is not None else torch.zeros(n, self.graph.num_classes)
+            confidence, prediction = probs.max(dim=-1)
             batch = []
             names = self.graph.class_names
             for node, request, answer in zip(nodes, requests, answers, strict=True):
                 label = names.index(answer.label) if answer.ok else None
-                probs = llm_distribution(answer.label_probs, answer.label, names) if answer.ok else None
+                distribution = llm_distribution(answer.label_probs, answer.label, names) if answer.ok else None
                 batch.append(Asked(node=node, phase=phase, part=self._part(node), request=request, answer=answer,
                                    gnn_prediction=int(prediction[node]), gnn_confidence=float(confidence[node]),
-                                   label=label, llm_probs=probs,
-                                   text=self.original_texts[node][:TEXT_EXCERPT]))  # fmt: skip
+                                   label=label, llm_probs=distribution,
+                                   text=self.original_texts[node][:TEXT_EXCERPT],
+                                   chosen=("calibration" if phase == "calibration" else
+                                           "representative" if node in chosen else "uncertain")))  # fmt: skip
             asked.extend(batch)
             return batch
 
-        # Calibration: the least confident validation nodes (else the training nodes, cross-fitted), in two halves.
-        cross_fitted = None if bool(split.val.any()) else self.out_of_fold(x)
-        reference = before.probs if cross_fitted is None else cross_fitted
-        order = self.calibration_nodes(before, reference)
-        half = math.ceil(len(order) / 2)
-        calibration = ask(order[:half], "calibration", before)
-        checked = self._checked(calibration, reference)
-        gate = self._calibrate(checked)
-        if config.combine == "pool":
-            hopeless = gate.gain <= 0
+        def pseudo_labels() -> PseudoLabels:
+            """The accepted answers that teach: those whose combined probability reaches the minimum."""
+            nodes = [v for v in sorted(accepted) if max(accepted[v].combined or [0.0]) >= min_confidence]
+            return PseudoLabels(nodes=torch.tensor(nodes, dtype=torch.long),
+                                labels=torch.tensor([accepted[v].combined_label for v in nodes], dtype=torch.long),
+                                weights=torch.tensor([max(accepted[v].combined or [0.0]) for v in nodes]))  # fmt: skip
+
+        pool = ~(split.train | split.val)
+        started = time.perf_counter()
+        if label_free:
+            # No label at all: the LLM labels representative nodes (blind prompts), its most confident answers are
+            # kept (the gate is its own confidence: nothing can calibrate it) and train round 0's GNN.
+            seeds, _ = self.first_nodes(x)
+            gate = confidence_gate([a.llm_probs for a in ask(seeds, "seed labels", None, set(seeds))
+                                    if a.answer.ok and a.llm_probs is not None])  # fmt: skip
+            for item in asked:
+                if item.answer.ok and gate.routes(0.0, item.llm_confidence):
+                    assert item.llm_probs is not None
+                    item.accepted, item.combined = True, list(item.llm_probs)
+                    accepted[item.node] = item
+            first = pseudo_labels()
+            if not first.nodes.numel():
+                raise ValueError("no training label, and none of the LLM's first answers is usable (answered, and "
+                                 "as confident as teach_min_confidence asks): nothing to train the GNN on")  # fmt: skip
+            stage(f"training: {config.model} on {first.nodes.numel()} LLM labels (round 0, no training label)",
+                  enabled=self.progress)  # fmt: skip
+            before = self.train(x, pseudo=first)
         else:
-            hopeless = sum(c.llm_correct for c in checked) < sum(c.gnn_correct for c in checked)
-        early_close = len(calibration) >= MIN_EARLY_CLOSE and hopeless and not gate.open
-        if order[half:] and not early_close:
-            calibration += ask(order[half:], "calibration", before)
-            gate = self._calibrate(self._checked(calibration, reference))
-        say(f"calibration on {len(calibration)} {'validation' if cross_fitted is None else 'training'} nodes: "
-            f"gate {'open' if gate.open else 'closed'} ({gate.reason})")  # fmt: skip
+            stage(f"training: {config.model} on the training labels (round 0)", enabled=self.progress)
+            before = self.train(x)
+        train_seconds = time.perf_counter() - started
+        val = before.metrics.get("val")
+        say(f"round 0 (GNN {'on the LLM seed labels' if label_free else 'alone'}): val "
+            f"{'–' if val is None else format(val['acc'], '.4f')}, train {train_seconds:.1f} s")  # fmt: skip
+
+        cross_fitted = None
+        if label_free:
+            calibration: list[Asked] = []
+            say(f"no training label: {len(asked)} representative nodes asked, {len(accepted)} answers kept; "
+                f"{gate.reason}")  # fmt: skip
+        else:
+            # Calibration: the least confident validation nodes (else the training nodes, cross-fitted), in halves.
+            order, cross_fitted = self.first_nodes(x, before)
+            reference = before.probs if cross_fitted is None else cross_fitted
+            half = math.ceil(len(order) / 2)
+            calibration = ask(order[:half], "calibration", before)
+            checked = self._checked(calibration, reference)
+            gate = self._calibrate(checked)
+            if config.combine == "pool":
+                hopeless = gate.gain <= 0
+            else:
+                hopeless = sum(c.llm_correct for c in checked) < sum(c.gnn_correct for c in checked)
+            early_close = len(calibration) >= MIN_EARLY_CLOSE and hopeless and not gate.open
+            if order[half:] and not early_close:
+                calibration += ask(order[half:], "calibration", before)
+                gate = self._calibrate(self._checked(calibration, reference))
+            say(f"calibration on {len(calibration)} {'validation' if cross_fitted is None else 'training'} nodes: "
+                f"gate {'open' if gate.open else 'closed'} ({gate.reason})")  # fmt: skip
         calibration_gate = gate
 
-        # Rounds: ask what the rule routes, accept, teach, retrain.
-        pool = ~(split.train | split.val)
+        # Rounds: ask what the rule routes (a share chosen to teach), accept, teach, retrain.
         reports: list[GatedRound] = []
-        accepted: dict[int, Asked] = {}
         current, kept, kept_round = before, before, 0
         rounds = config.rounds if config.teach else 1
         for round_ in range(1, rounds + 1):
-            if round_ > 1 and cross_fitted is None:  # cross-fitted distributions stay those of round 0
+            if round_ > 1 and cross_fitted is None and not label_free:  # cross-fitted distributions stay round 0's
                 gate = self._calibrate(self._checked(calibration, current.probs))
             report = GatedRound(round=round_, gate=gate)
             reports.append(report)
@@ -263,8 +320,10 @@ class GatedConsultation(Consultation):
                                if v not in consulted and gate.routes(float(confidence[v]))),
                               key=lambda v: (float(confidence[v]), v))  # fmt: skip
             quota = math.ceil(remaining / (rounds - round_ + 1)) if remaining > 0 else 0
+            nodes, chosen = self.round_nodes(x, eligible, quota, teaching if config.teach else 0.0)
+            report.representative = len(chosen)
             llm_before = llm_seconds
-            batch = ask(eligible[:quota], f"round {round_}", current) if quota and eligible else []
+            batch = ask(nodes, f"round {round_}", current, chosen) if nodes else []
             report.llm_seconds = llm_seconds - llm_before
             report.asked, report.answered = len(batch), sum(a.answer.ok for a in batch)
             gnn_probs = current.probs
@@ -280,21 +339,19 @@ class GatedConsultation(Consultation):
                     report.texts_augmented = self._augment([a for a in batch if a.accepted])
                     if report.texts_augmented:
                         x = self.features()
-                pseudo = PseudoLabels(
-                    nodes=torch.tensor(sorted(accepted), dtype=torch.long),
-                    labels=torch.tensor([accepted[v].combined_label for v in sorted(accepted)], dtype=torch.long),
-                    weights=torch.tensor([max(accepted[v].combined or [0.0]) for v in sorted(accepted)]),
-                )
+                pseudo = pseudo_labels()
                 started = time.perf_counter()
-                stage(f"round {round_}: retraining with {len(accepted)} pseudo-labels", enabled=self.progress)
+                stage(f"round {round_}: retraining with {pseudo.nodes.numel()} pseudo-labels", enabled=self.progress)
                 current = self.train(x, pseudo=pseudo)
                 report.train_seconds = time.perf_counter() - started
-                report.pseudo_labels = len(accepted)
+                report.pseudo_labels = pseudo.nodes.numel()
+                report.filtered = len(accepted) - report.pseudo_labels
                 val = current.metrics.get("val")
                 report.val_acc = None if val is None else val["acc"]
                 if report.val_acc is None or self._keeps(report.val_acc, kept.metrics["val"]["acc"]):
                     kept, kept_round = current, round_  # without validation nodes nothing selects: keep it
-            say(f"round {round_}: asked {report.asked}, answered {report.answered}, accepted {report.accepted}"
+            say(f"round {round_}: asked {report.asked} ({report.representative} to teach), answered "
+                f"{report.answered}, accepted {report.accepted}"
                 + (f", retrained: val {report.val_acc:.4f}{' (kept)' if kept_round == round_ else ''}"
                    if report.val_acc is not None else ""))  # fmt: skip
             if not batch:
@@ -309,10 +366,24 @@ class GatedConsultation(Consultation):
         return GatedResult(config=config, graph=self.graph, split=split, before=before, selected=kept,
                            selected_round=kept_round, calibration_gate=calibration_gate,
                            rounds=reports, asked=asked, predictions=predictions, last=current, llm_seconds=llm_seconds,
-                           failures=dict(failures), feature_seconds=self.feature_seconds,
+                           failures=dict(failures), feature_seconds=self.feature_seconds, label_free=label_free,
                            train_seconds=train_seconds + sum(r.train_seconds for r in reports))  # fmt: skip
 
     # -- pieces -------------------------------------------------------------------------------------------------
+
+    def first_nodes(self, x: Tensor, before: TrainResult | None = None) -> tuple[list[int], Tensor | None]:
+        """The nodes a run asks about first, and the cross-fitted distributions of the training nodes where they
+        calibrate the gate (else ``None``): with no training label, representative nodes (a ``calibration`` share
+        of the budget) whose answers are the first labels; else :meth:`calibration_nodes` by round 0's GNN
+        (``before``, trained here if not given)."""
+        budget = self.config.budget_calls(self.graph.num_nodes)
+        if not bool(self.split.train.any()):
+            pool = ~(self.split.train | self.split.val)
+            count = min(int(pool.sum()), max(1, round(self.config.calibration * budget)))
+            return self.representative(x, pool, count), None
+        before = before if before is not None else self.train(x)
+        cross_fitted = None if bool(self.split.val.any()) else self.out_of_fold(x)
+        return self.calibration_nodes(before, cross_fitted), cross_fitted
 
     def calibration_nodes(self, before: TrainResult, reference: Tensor | None = None) -> list[int]:
         """The nodes asked to calibrate the gate, a share of the budget: the validation nodes the GNN is least sure
@@ -323,6 +394,26 @@ class GatedConsultation(Consultation):
         count = min(int(part.sum()), max(1, round(self.config.calibration * budget)))
         confidence = (before.probs if reference is None else reference).max(dim=-1).values
         return sorted(part.nonzero().view(-1).tolist(), key=lambda v: (float(confidence[v]), v))[:count]
+
+    def round_nodes(self, x: Tensor, eligible: list[int], quota: int, teaching: float) -> tuple[list[int], set[int]]:
+        """The nodes a round asks about, and which of them were chosen to teach: ``round(teaching * quota)``
+        representative nodes among ``eligible`` (:meth:`representative`), the rest the first of ``eligible`` (the
+        least confident) not already chosen."""
+        quota = min(quota, len(eligible))
+        count = round(teaching * quota)
+        chosen: set[int] = set()
+        if count:
+            mask = torch.zeros(self.graph.num_nodes, dtype=torch.bool)
+            mask[eligible] = True
+            chosen = set(self.representative(x, mask, count))
+        rest = [v for v in eligible if v not in chosen][: quota - len(chosen)]
+        return rest + sorted(chosen), chosen
+
+    def representative(self, x: Tensor, mask: Tensor, count: int) -> list[int]:
+        """``count`` nodes where ``mask`` is true that stand for many others: k-means centres of the features
+        averaged over each node's neighbourhood (:func:`~mentor.graph.representative.representative_nodes`)."""
+        nodes = representative_nodes(x, mask, count, seed=self.config.seed, edge_index=self.graph.edge_index)
+        return nodes.tolist()
 
     def out_of_fold(self, x: Tensor) -> Tensor:
         """Class distributions of the training nodes from GNNs that did not train on them: the training nodes cut

@@ -121,6 +121,10 @@ def plot_accuracy_vs_calls(payload: dict[str, Any], path: Path) -> None:
 # -- the gated strategy -----------------------------------------------------------------------------------------
 
 
+def _labels_per_class(result: GatedResult) -> float:
+    return int(result.split.train.sum()) / max(result.graph.num_classes, 1)
+
+
 def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dict[str, Any]:
     """``result.json`` of a gated run. ``after`` is the final prediction (cascade over the kept GNN),
     ``after_gnn`` the kept GNN alone (what the small model learned); each is scored on validation, on test, and
@@ -155,6 +159,9 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
         # The last round's GNN whether or not validation kept it: what teaching did before model selection.
         "last_gnn": scores(result.last.probs.argmax(-1)),
         "selected_round": result.selected_round,
+        "label_free": result.label_free,
+        "teaching": result.config.teaching_share(_labels_per_class(result)),
+        "teach_min_confidence": result.config.min_pseudo_confidence(_labels_per_class(result)),
         "gate": {
             "open": result.calibration_gate.open,
             "calibration": result.calibration_gate.as_dict(),
@@ -168,6 +175,8 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
             "asked": len(result.asked),
             "calls": len(ok),
             "calibration_calls": sum(a.phase == "calibration" for a in result.answered),
+            "representative": sum(a.chosen == "representative" for a in result.asked),
+            "pseudo_labels": max([r.pseudo_labels for r in result.rounds] or [0]),
             "accepted": sum(a.accepted for a in result.asked),
             "new_calls": sum(not a.cached for a in ok),
             # requests sent by this run, retries and format probes included (a paid endpoint bills each)
@@ -226,6 +235,7 @@ def gated_records(result: GatedResult) -> list[dict[str, Any]]:
         action = "calibration" if item.phase == "calibration" else (used if item.accepted else "not used")
         records.append({
             "phase": item.phase,
+            "chosen": item.chosen,
             "node": item.node,
             "node_id": graph.node_ids[item.node] if graph.node_ids else item.node,
             "part": item.part,
