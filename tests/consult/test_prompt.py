@@ -292,3 +292,12 @@ def test_the_default_prompts_are_the_ones_the_store_holds_answers_to(shown, dige
     request = build_prompt(0, _view(), options, load_templates())
     assert prompt_hash(request) == digest
     assert request.decoding.max_tokens == 100 and "explanation" in request.output.json_schema()["required"]
+
+
+def test_neighbour_lists_are_sorted_without_repeats_for_every_node():
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.randint(50, (2, 400), generator=generator)
+    edges = torch.cat([edges, edges.flip(0), edges[:, :20]], dim=1)  # undirected, with repeats and self-loops
+    expected = [sorted({v for u, v in edges.t().tolist() if u == node}) for node in range(60)]
+    assert neighbour_lists(edges, 60) == expected  # nodes 50-59 have no edge
+    assert neighbour_lists(torch.empty(2, 0, dtype=torch.long), 3) == [[], [], []]
