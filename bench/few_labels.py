@@ -289,7 +289,8 @@ def render(rows: list[dict[str, Any]], invocations: list[str]) -> str:
         "",
         "Split `few:K`: K labelled nodes per class in total, all training, no validation part (the gate calibrates "
         "cross-fitted on them); every other labelled node is a test node. Teacher `local:qwen2.5-1.5b`, prompts "
-        f"`{DEFAULT_AFTER}` (the gated default), 25 % of the nodes asked, calibration included. Arms: `uncertain` "
+        f"`{DEFAULT_AFTER}` (the gated default), *budget*: the share of the nodes asked, calibration included. "
+        "Arms: `uncertain` "
         "(every call after calibration to the least confident nodes), `teaching` (the few-label default: half of "
         "each round's calls to representative nodes, whose answers teach), `teaching-filtered` (an answer teaches "
         "only where the combined probability of its label is at least the filter), `simulated-pX` (`teaching` "
@@ -303,9 +304,9 @@ def render(rows: list[dict[str, Any]], invocations: list[str]) -> str:
         "",
         "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
         "",
-        "| graph | K | backbone | arm | seeds | never asked: nodes | before → after | gain | the LLM on them | "
-        "inductive: alone | gain | calls (calibration, to teach) | pseudo-labels | LLM s / run |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| graph | K | backbone | arm | budget | seeds | never asked: nodes | before → after | gain | "
+        "the LLM on them | inductive: alone | gain | calls (calibration, to teach) | pseudo-labels | LLM s / run |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         before = "–" if r["never_asked_before"] is None else f"{r['never_asked_before']:.1f}"
@@ -313,7 +314,7 @@ def render(rows: list[dict[str, Any]], invocations: list[str]) -> str:
         base = " (LLM)" if r["baseline"] == "llm" else ""
         inductive = r["inductive_alone"]
         lines.append(
-            f"| {r['graph']} | {r['k']} | {r['backbone']} | {r['arm']} | {r['seeds']} | "
+            f"| {r['graph']} | {r['k']} | {r['backbone']} | {r['arm']} | {r['budget']:g} | {r['seeds']} | "
             f"{r['never_asked_nodes']:.0f} | {before}{base} → {after} | {_gain(r['never_asked_gain'])} | "
             f"{'–' if r['never_asked_llm'] is None else format(r['never_asked_llm'], '.1f')} | "
             f"{'–' if inductive is None else format(inductive['mean'], '.1f')} | {_gain(r['inductive_gain'])} | "
