@@ -1,0 +1,219 @@
+"""mentor at scale: a whole gated run on generated graphs of growing size, stage by stage, seconds and peak memory.
+
+Each size runs ``mentor consult`` end to end, in a fresh process (so that its peak RSS is its own), on a
+``synthetic`` text-attributed graph (average degree 10, 12-word texts, 8 classes), with TF-IDF (``bow``) features
+and a 1 % budget, writing ``result.json``, ``predictions.csv`` and the model. The teacher is an OpenAI-compatible
+server on 127.0.0.1 that answers at once (``bench/_instant_server.py``, a separate process): what is measured is
+mentor's own cost, not a model's. Stages are timed where the run announces them (``features``, ``training``,
+``retraining``, ``writing``) and around the client's calls (``prompts``: building them, ``answers``: the client
+and the server, ``selection``: the gate, pooling and choosing what to ask, between calls); ``loading`` is
+everything before the features (generating the graph, validating it, neighbour lists). Peak RSS per stage is
+sampled every 20 ms. The growth exponent between two sizes is log(seconds ratio) / log(nodes ratio).
+
+    python bench/scale.py --sizes 10000,100000,1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, machine, record_invocation, write_json, write_section  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS_NAME = "scale"
+#: The generated graphs: hard enough that the GNN is unsure of many nodes and the answers change something.
+GRAPH = "num_classes=8,avg_degree=10,words=12,signal=0.3,homophily=0.2"
+
+
+def rss_gb() -> float:
+    """This process's resident memory now, in GB (from /proc)."""
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+
+
+class Stages:
+    """Seconds and peak RSS per named stage; :meth:`mark` ends the current stage and starts another."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, dict[str, float]] = {}
+        self.current, self.started, self.peak = "loading", time.perf_counter(), rss_gb()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            now = rss_gb()
+            with self._lock:
+                self.peak = max(self.peak, now)
+
+    def mark(self, name: str) -> None:
+        with self._lock:
+            now = time.perf_counter()
+            block = self.totals.setdefault(self.current, {"seconds": 0.0, "peak_rss_gb": 0.0})
+            block["seconds"] += now - self.started
+            block["peak_rss_gb"] = max(block["peak_rss_gb"], self.peak, rss_gb())
+            self.current, self.started, self.peak = name, now, rss_gb()
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        self.mark("done")
+        self._stop.set()
+        return {name: {"seconds": round(v["seconds"], 2), "peak_rss_gb": round(v["peak_rss_gb"], 2)}
+                for name, v in self.totals.items()}  # fmt: skip
+
+
+def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path) -> dict[str, Any]:
+    """A whole ``mentor consult`` run on a generated graph of ``nodes`` nodes, in this process, instrumented."""
+    import resource
+
+    import mentor.consult.gated as gated
+    from mentor.cli import app
+    from mentor.llm import LLMClient
+
+    cli_consult = sys.modules["mentor.cli.consult"]  # the package's ``consult`` attribute is the command function
+
+    stages = Stages()
+
+    def on_stage(message: str, *, enabled: bool = True) -> None:
+        head = message.split(":", 1)[0]
+        stages.mark("retraining" if "retraining" in message else head)
+
+    cli_consult.stage = gated.stage = on_stage  # type: ignore[assignment]
+    requests, complete_many = gated.GatedConsultation.requests, LLMClient.complete_many
+
+    seen: dict[str, int] = {}
+
+    def timed_requests(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen["edges"] = int(self.graph.edge_index.size(1))  # directed pairs: each undirected edge counts twice
+        stages.mark("prompts")
+        return requests(self, *args, **kwargs)
+
+    def timed_complete(self: Any, *args: Any, **kwargs: Any) -> Any:
+        stages.mark("answers")
+        try:
+            return complete_many(self, *args, **kwargs)
+        finally:
+            stages.mark("selection")
+
+    gated.GatedConsultation.requests = timed_requests  # type: ignore[method-assign]
+    LLMClient.complete_many = timed_complete  # type: ignore[method-assign]
+    dataset = f"synthetic:num_nodes={nodes},{GRAPH}"
+    out = workdir / "run"
+    started = time.perf_counter()
+    app(["consult", dataset, "--features", "bow", "--model", model, "--budget", str(budget), "--llm",
+         "openai:instant", "--llm-base-url", base_url, "--llm-concurrency", "8", "--token-count", "estimate",
+         "--store", str(workdir / "store.sqlite"), "--out", str(out), "--json"],
+        standalone_mode=False)  # fmt: skip
+    seconds = time.perf_counter() - started
+    result = json.loads((out / "result.json").read_text())
+    return {
+        "nodes": nodes,
+        "edges": seen.get("edges"),
+        "features": "bow",
+        "seconds": round(seconds, 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
+        "stages": stages.stop(),
+        "calls": result["totals"]["calls"],
+        "gate_open": result["gate"]["open"],
+        "test_before": result["before"]["test"]["acc"],
+        "test_after": result["after"]["test"]["acc"],
+    }
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, str(HERE / "_instant_server.py")], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, f"http://127.0.0.1:{port}/v1"
+
+
+def exponent(small: dict[str, Any], large: dict[str, Any]) -> float:
+    return math.log(large["seconds"] / small["seconds"]) / math.log(large["nodes"] / small["nodes"])
+
+
+def render(summary: dict[str, Any], invocations: list[str]) -> str:
+    names = list(dict.fromkeys(name for size in summary["sizes"] for name in size["stages"]))
+    lines = [
+        "## Scale: a whole gated run on generated graphs of growing size (`bench/scale.py`)",
+        "",
+        "`mentor consult` end to end on generated graphs (`synthetic`, average degree 10, 12-word texts, 8 "
+        "classes), TF-IDF (`bow`) features, 1 % of the nodes asked, outputs written, each size in a fresh process. "
+        "**The teacher is an OpenAI-compatible server that answers at once** (`bench/_instant_server.py`, another "
+        "process): the table is mentor's own cost, not a model's. Seconds (peak RSS in GB) per stage; *loading* is "
+        "generating and validating the graph and building the run.",
+        "",
+        "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
+        "",
+        "| nodes | edges (both directions) | total s | peak RSS GB | " + " | ".join(names) + " |",
+        "|---:|---:|---:|---:|" + "---:|" * len(names),
+    ]
+    for size in summary["sizes"]:
+        cells = [f"{size['stages'][n]['seconds']:.1f} ({size['stages'][n]['peak_rss_gb']:.1f})"
+                 if n in size["stages"] else "–" for n in names]  # fmt: skip
+        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {size['seconds']:.1f} | "
+                     f"{size['peak_rss_gb']:.1f} | " + " | ".join(cells) + " |")  # fmt: skip
+    if summary.get("exponent") is not None:
+        lines += ["", f"Growth exponent of the total seconds between the two largest sizes: {summary['exponent']:.2f}."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--budget", type=float, default=0.01)
+    parser.add_argument("--model", default="gcn")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the table from scale.json")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process: one size
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory() as tmp:
+            record = one_size(args.one, args.base_url, args.budget, args.model, Path(tmp))
+        print("RESULT " + json.dumps(record), flush=True)
+        return
+    if args.report_only:
+        saved = json.loads((RESULTS / f"{RESULTS_NAME}.json").read_text())
+        write_section(RESULTS_NAME, render(saved["summary"], saved["invocations"]))
+        return
+    results: dict[str, Any] = {"benchmark": RESULTS_NAME, "sizes": []}
+    record_invocation(results, "scale.py")
+    server, base_url = start_server()
+    try:
+        for nodes in map(int, args.sizes.split(",")):
+            child = subprocess.run(
+                [sys.executable, __file__, "--one", str(nodes), "--base-url", base_url, "--budget", str(args.budget),
+                 "--model", args.model],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            line = next((x for x in child.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(child.stdout[-2000:], child.stderr[-4000:], file=sys.stderr)
+                raise SystemExit(f"the {nodes}-node run failed (exit {child.returncode})")
+            record = json.loads(line.removeprefix("RESULT "))
+            print(json.dumps(record), flush=True)
+            results["sizes"].append(record)
+    finally:
+        server.terminate()
+    sizes = results["sizes"]
+    summary = {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None}
+    write_json(RESULTS_NAME, {**results, "machine": machine(), "summary": summary})
+    write_section(RESULTS_NAME, render(summary, results["invocations"]))
+    print(render(summary, results["invocations"]))
+
+
+if __name__ == "__main__":
+    main()
