@@ -106,7 +106,8 @@ def run_arm(config: ConsultConfig, client: LLMClient, graph: Any, full: Any, rem
             encoder: SentenceEncoder, llm_alone: bool) -> dict[str, Any]:  # fmt: skip
     """One arm on ``graph`` (and on ``graph`` without ``removed``, for the inductive score)."""
     started = time.perf_counter()
-    result = Memoised(config, client, graph=graph, encoder=encoder, progress=False).run()
+    consultation = Memoised(config, client, graph=graph, encoder=encoder, progress=False)
+    result = consultation.run()
     seconds = time.perf_counter() - started
     summary = gated_summary(result, client, seconds)
     split = result.split
@@ -130,14 +131,13 @@ def run_arm(config: ConsultConfig, client: LLMClient, graph: Any, full: Any, rem
         "calls": summary["totals"]["calls"],
         "calibration_calls": summary["totals"]["calibration_calls"],
         "new_calls": summary["totals"]["new_calls"],
-        "representative": sum(a.chosen == "representative" for a in result.asked),
+        "representative": summary["totals"]["representative"],
         "accepted": summary["totals"]["accepted"],
-        "pseudo_labels": max([r.pseudo_labels for r in result.rounds] or [0]),
+        "pseudo_labels": summary["totals"]["pseudo_labels"],
         "llm_seconds": summary["totals"]["spent_llm_seconds"],
         "seconds": round(seconds, 1),
     }
     if llm_alone:  # the LLM's own answers on the never-asked test nodes (blind prompts: from the store)
-        consultation = GatedConsultation(config, client, graph=graph, encoder=encoder, progress=False)
         nodes = never.nonzero().view(-1).tolist()
         answers = client.complete_many(consultation.blind_requests(nodes), progress=False)
         names = graph.class_names

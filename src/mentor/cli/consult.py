@@ -93,14 +93,14 @@ def consult(
         ),
     ] = None,
     teach_min_confidence: Annotated[
-        Optional[float],
+        float,
         typer.Option(
             min=0.0,
             max=1.0,
             help="gated: an accepted answer teaches only where the combined probability "
             "of its label is at least this (default: every accepted answer, weighted by it).",
         ),
-    ] = None,
+    ] = 0.0,
     selection: Annotated[
         str,
         typer.Option(

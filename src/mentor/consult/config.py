@@ -11,7 +11,6 @@ Strategy = Literal["gated", "login"]
 #: gated: training labels per class (on average) at or below which a graph has *few labels*, and what changes then.
 FEW_LABELS_PER_CLASS = 10
 FEW_LABEL_TEACHING = 0.5
-FEW_LABEL_MIN_CONFIDENCE = 0.0
 
 #: Defaults per strategy. Gated prompts are blind (no GNN prediction, no training labels), so they do not depend on
 #: the seed or the GNN and the response store answers each node once for every run; they show the node's text
@@ -69,10 +68,10 @@ class ConsultConfig(BaseModel):
         "neighbourhood-averaged features among the nodes not yet asked), whose answers teach the GNN; the rest go "
         "to the least confident nodes; None: 0.5 with few labels (at most 10 training labels per class), else 0",
     )  # fmt: skip
-    teach_min_confidence: float | None = Field(
-        default=None, ge=0, le=1,
+    teach_min_confidence: float = Field(
+        default=0.0, ge=0, le=1,
         description="gated: an accepted answer becomes a pseudo-label only where the gate's combined probability of "
-        "its label is at least this (it is weighted by that probability); None: 0 (every accepted answer)",
+        "its label is at least this (it is weighted by that probability); 0: every accepted answer",
     )  # fmt: skip
     select: Literal["uncertainty", "random"] = "uncertainty"
     uncertainty: Literal["variance", "entropy", "margin"] = "variance"
@@ -139,13 +138,6 @@ class ConsultConfig(BaseModel):
         if self.teaching is not None:
             return self.teaching
         return FEW_LABEL_TEACHING if labels_per_class <= FEW_LABELS_PER_CLASS else 0.0
-
-    def min_pseudo_confidence(self, labels_per_class: float) -> float:
-        """gated: the combined probability an accepted answer needs to teach (``teach_min_confidence``, or its
-        default for a graph with ``labels_per_class`` training labels per class)."""
-        if self.teach_min_confidence is not None:
-            return self.teach_min_confidence
-        return FEW_LABEL_MIN_CONFIDENCE if labels_per_class <= FEW_LABELS_PER_CLASS else 0.0
 
     def budget_calls(self, num_nodes: int) -> int:
         """gated: the LLM calls a run may make (calibration included)."""

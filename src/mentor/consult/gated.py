@@ -135,6 +135,7 @@ class GatedResult:
     feature_seconds: float = 0.0  # encoding node texts into features (the first run on a graph encodes them all)
     train_seconds: float = 0.0  # training the GNN: round 0 and every retraining
     label_free: bool = False  # no training label: round 0's GNN learned from the LLM's seed labels alone
+    teaching: float = 0.0  # the share of each round's calls that went to representative nodes (default resolved)
 
     # -- what decided the run (the no-leakage tests compare these under poisoned test labels) ------------------
 
@@ -212,7 +213,6 @@ class GatedConsultation(Consultation):
         label_free = not bool(split.train.any())
         per_class = int(split.train.sum()) / max(self.graph.num_classes, 1)
         teaching = config.teaching_share(per_class)
-        min_confidence = config.min_pseudo_confidence(per_class)
         asked: list[Asked] = []
         accepted: dict[int, Asked] = {}
         llm_seconds = 0.0
@@ -244,7 +244,7 @@ class GatedConsultation(Consultation):
 
         def pseudo_labels() -> PseudoLabels:
             """The accepted answers that teach: those whose combined probability reaches the minimum."""
-            nodes = [v for v in sorted(accepted) if max(accepted[v].combined or [0.0]) >= min_confidence]
+            nodes = [v for v in sorted(accepted) if max(accepted[v].combined or [0.0]) >= config.teach_min_confidence]
             return PseudoLabels(nodes=torch.tensor(nodes, dtype=torch.long),
                                 labels=torch.tensor([accepted[v].combined_label for v in nodes], dtype=torch.long),
                                 weights=torch.tensor([max(accepted[v].combined or [0.0]) for v in nodes]))  # fmt: skip
@@ -367,6 +367,7 @@ class GatedConsultation(Consultation):
                            selected_round=kept_round, calibration_gate=calibration_gate,
                            rounds=reports, asked=asked, predictions=predictions, last=current, llm_seconds=llm_seconds,
                            failures=dict(failures), feature_seconds=self.feature_seconds, label_free=label_free,
+                           teaching=teaching,
                            train_seconds=train_seconds + sum(r.train_seconds for r in reports))  # fmt: skip
 
     # -- pieces -------------------------------------------------------------------------------------------------

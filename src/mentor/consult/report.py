@@ -121,10 +121,6 @@ def plot_accuracy_vs_calls(payload: dict[str, Any], path: Path) -> None:
 # -- the gated strategy -----------------------------------------------------------------------------------------
 
 
-def _labels_per_class(result: GatedResult) -> float:
-    return int(result.split.train.sum()) / max(result.graph.num_classes, 1)
-
-
 def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dict[str, Any]:
     """``result.json`` of a gated run. ``after`` is the final prediction (cascade over the kept GNN),
     ``after_gnn`` the kept GNN alone (what the small model learned); each is scored on validation, on test, and
@@ -160,8 +156,8 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
         "last_gnn": scores(result.last.probs.argmax(-1)),
         "selected_round": result.selected_round,
         "label_free": result.label_free,
-        "teaching": result.config.teaching_share(_labels_per_class(result)),
-        "teach_min_confidence": result.config.min_pseudo_confidence(_labels_per_class(result)),
+        "teaching": result.teaching,
+        "teach_min_confidence": result.config.teach_min_confidence,
         "gate": {
             "open": result.calibration_gate.open,
             "calibration": result.calibration_gate.as_dict(),
