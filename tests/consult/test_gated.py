@@ -199,3 +199,22 @@ def test_the_route_rule_puts_the_llm_label_on_routed_nodes(graph, store_path):
     assert accepted and all(a.gnn_confidence <= a_gate.tau for a in accepted for a_gate in [result.rounds[0].gate])
     for item in accepted:
         assert int(result.predictions[item.node]) == item.label == int(graph.data.true_y[item.node])
+
+
+def test_a_run_in_mini_batches_makes_the_same_decisions_as_full_batch(graph, tmp_path):
+    """With every neighbour kept, one batch of all training nodes and no dropout, mini-batch training is full-batch
+    training: the whole gated run (who is asked, what is accepted, the gate, the predictions) comes out the same."""
+    runs = []
+    for name, batch in (("full", "full"), ("batched", 10_000)):
+        client, _ = _client(graph, _mostly_right(graph), tmp_path / f"{name}.sqlite", confidence=_less_sure_when_wrong)
+        with client:
+            consultation = GatedConsultation(_config(batch_size=batch, fanout=-1), client, graph=graph,
+                                             progress=False)  # fmt: skip
+            consultation.train_config = consultation.train_config.model_copy(update={"dropout": 0.0,
+                                                                                     "validate_every": 1})  # fmt: skip
+            runs.append(consultation.run())
+    full, batched = runs
+    assert any(a.accepted for a in full.asked) and any(r.pseudo_labels for r in full.rounds)  # retrained
+    assert batched.selected.config.batch_size == 10_000 and full.selected.config.batch_size is None
+    assert batched.decisions() == full.decisions()
+    assert batched.selected.metrics == full.selected.metrics

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.graph import DatasetArgument, PredictionsOption, predictions_file, warn
-from mentor.cli.options import DataRootOption, StoreOption, with_llm_options
+from mentor.cli.options import BatchSizeOption, DataRootOption, FanoutOption, StoreOption, with_llm_options
 from mentor.consult import (
     STRATEGIES,
     Consultation,
@@ -32,6 +32,7 @@ from mentor.consult.prompt import CONTEXTS, load_templates
 from mentor.consult.saving import save_run_model
 from mentor.graph.backbones import BACKBONES
 from mentor.graph.saved import MODEL_DIR
+from mentor.graph.train import parse_batch_setting
 from mentor.llm import LLMClient, LLMConfig
 from mentor.outputs import prepare_output_dir
 from mentor.progress import stage
@@ -173,6 +174,8 @@ def consult(
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 500,
     patience: Annotated[int, typer.Option(min=1)] = 100,
+    batch_size: BatchSizeOption = "auto",
+    fanout: FanoutOption = 10,
     out: Annotated[Optional[Path], typer.Option(help="Output directory. Default: runs/<data>-<model>-seed<S>.")] = None,
     predictions: PredictionsOption = "csv",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and spend nothing.")] = False,
@@ -208,7 +211,7 @@ def consult(
             show_neighbour_labels=show_neighbour_labels, max_prompt_tokens=max_prompt_tokens, templates=templates,
             token_count=token_count, context=context, similar_k=similar_k, explain=explain,
             class_descriptions=class_descriptions,
-            epochs=epochs, patience=patience,
+            epochs=epochs, patience=patience, batch_size=parse_batch_setting(batch_size), fanout=fanout,
         )  # fmt: skip
         load_templates(templates, config.context)  # a bad template fails now, not after training
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"

@@ -13,13 +13,14 @@ from rich.table import Table
 
 from mentor import outputs
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.options import DataRootOption
+from mentor.cli.options import BatchSizeOption, DataRootOption, FanoutOption
 from mentor.cli.terminal import safe_markup
 from mentor.graph import TrainConfig, load_dataset, train_node_classifier
 from mentor.graph.backbones import BACKBONES
 from mentor.graph.features import FeatureSpec
 from mentor.graph.predictions import FORMATS, PredictionTable
 from mentor.graph.saved import MODEL_DIR, save_model, training_record
+from mentor.graph.train import parse_batch_setting, resolve_batch_size
 
 data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
 stdout = Console()
@@ -112,6 +113,8 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the random split and of training.")] = 0,
     epochs: Annotated[int, typer.Option(min=1)] = 500,
     patience: Annotated[int, typer.Option(min=1)] = 100,
+    batch_size: BatchSizeOption = "auto",
+    fanout: FanoutOption = 10,
     lr: Annotated[Optional[float], typer.Option(min=0.0)] = None,
     hidden: Annotated[Optional[int], typer.Option(min=1)] = None,
     dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99)] = None,
@@ -141,7 +144,9 @@ def train(
         spec, x = FeatureSpec.fit_transform(features, graph, progress=not as_json)
         feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
-                             dropout=dropout, seed=seed)  # fmt: skip
+                             dropout=dropout, seed=seed, fanout=fanout,
+                             batch_size=resolve_batch_size(parse_batch_setting(batch_size), graph.num_nodes,
+                                                           model))  # fmt: skip
         result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config,
                                        num_classes=graph.num_classes, features=spec)  # fmt: skip
         note = chosen.test_note(split)

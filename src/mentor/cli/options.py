@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from pydantic import ValidationError
 
+from mentor.graph.train import DEFAULT_BATCH_SIZE, MINIBATCH_FROM_NODES, parse_batch_setting
 from mentor.llm import DEFAULT_LLM, BudgetLimits, LLMConfig, Price
 from mentor.llm.config import StructuredOutput
 
@@ -172,6 +173,28 @@ def build_llm_config(
 
 
 __all__ = ["StructuredOutput", "build_llm_config"]
+
+
+def _batch_setting(value: str) -> str:
+    try:
+        parse_batch_setting(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return value
+
+
+BatchSizeOption = Annotated[
+    str,
+    typer.Option(
+        "--batch-size",
+        callback=_batch_setting,
+        help="Training nodes per mini-batch step (neighbourhoods sampled), 'full' (full-batch), or 'auto': "
+        f"mini-batches of {DEFAULT_BATCH_SIZE} on graphs of {MINIBATCH_FROM_NODES:,} nodes or more.",
+    ),
+]
+FanoutOption = Annotated[
+    int, typer.Option(help="Mini-batch training: neighbours sampled per node and hop (-1: all of them).")
+]
 
 DataRootOption = Annotated[
     Optional[Path],

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from mentor.graph.train import Fanout
 
 Strategy = Literal["gated", "login"]
 #: gated: training labels per class (on average) at or below which a graph has *few labels*, and what changes then.
@@ -110,6 +112,10 @@ class ConsultConfig(BaseModel):
     )
     epochs: int = Field(default=500, ge=1)
     patience: int = Field(default=100, ge=1)
+    batch_size: PositiveInt | Literal["auto", "full"] = Field(
+        default="auto", description="training nodes per mini-batch step | full | auto (mini-batches on large graphs)"
+    )
+    fanout: Fanout = Field(default=10, description="mini-batch: neighbours sampled per node and hop (-1: all)")
 
     @model_validator(mode="before")
     @classmethod

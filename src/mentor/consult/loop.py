@@ -46,6 +46,7 @@ from mentor.graph.features import FeatureSpec
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.saved import GraphFingerprint
 from mentor.graph.text_graph import Split
+from mentor.graph.train import resolve_batch_size
 from mentor.llm import ChatRequest, LLMClient
 
 #: Characters of a node's text kept with each consultation record (for reports).
@@ -177,8 +178,10 @@ class Consultation:
             self.prompt_features = F.normalize(x.float(), dim=-1)
         # without validation nodes a fixed number of epochs trains: the usual 200, or fewer if epochs says so
         unvalidated = min(config.epochs, TrainConfig.model_fields["unvalidated_epochs"].default)
+        batch_size = resolve_batch_size(config.batch_size, self.graph.num_nodes, config.model)
         self.train_config = TrainConfig(model=config.model, epochs=config.epochs, patience=config.patience,
-                                        seed=config.seed, unvalidated_epochs=unvalidated)  # fmt: skip
+                                        seed=config.seed, unvalidated_epochs=unvalidated, batch_size=batch_size,
+                                        fanout=config.fanout)  # fmt: skip
         self.feature_seconds = 0.0
 
     # -- pieces -------------------------------------------------------------------------------------------------

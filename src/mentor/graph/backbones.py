@@ -2,23 +2,45 @@
 
 Every backbone maps ``(x, edge_index) -> logits`` and uses dropout (so MC-dropout uncertainty applies to all).
 H2GCN is not part of PyG; ``linkx`` (LINKX, Lim et al. 2021), the heterophily model PyG does provide, stands in.
+
+A backbone may also take the graph as it aggregates fastest, prepared once per graph by :meth:`Backbone.structure`
+(GCN: its normalised adjacency as a sparse CSR matrix; GraphSAGE: the CSR adjacency): the same outputs, without
+re-deriving them every forward pass. ``hops`` (the layers of message passing) tells mini-batch training how many
+hops of neighbours a node's output needs (:mod:`mentor.graph.sampling`); ``None`` where it is not sampled.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import Tensor, nn
 from torch_geometric.nn import APPNP, GCN2Conv, MixHopConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import GAT, GCN, LINKX, MLP, GraphSAGE
 
+from mentor.graph.adjacency import csr_adjacency, is_prepared
 
-class _MLP(nn.Module):
+
+class Backbone(nn.Module):
+    """The base of every backbone: ``forward(x, structure)`` with ``structure`` an ``edge_index`` or what
+    :meth:`structure` prepared from it."""
+
+    #: Message-passing layers: the hops of neighbours one node's output depends on (``None``: not sampled).
+    hops: int | None = None
+
+    def structure(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """The graph as this backbone aggregates it fastest (here: ``edge_index`` itself)."""
+        return edge_index
+
+
+class _MLP(Backbone):
     """Structure-free baseline: node features only."""
+
+    hops = 0
 
     def __init__(self, in_dim: int, num_classes: int, hidden: int = 64, layers: int = 2, dropout: float = 0.5) -> None:
         super().__init__()
@@ -29,7 +51,7 @@ class _MLP(nn.Module):
         return self.mlp(x)
 
 
-class _APPNPNet(nn.Module):
+class _APPNPNet(Backbone):
     """Predict then propagate (Gasteiger et al. 2019): an MLP followed by personalised-PageRank propagation."""
 
     def __init__(self, in_dim: int, num_classes: int, hidden: int = 64, K: int = 10, alpha: float = 0.1,  # noqa: N803
@@ -43,7 +65,7 @@ class _APPNPNet(nn.Module):
         return self.propagate(self.mlp(x), edge_index)
 
 
-class _GCNII(nn.Module):
+class _GCNII(Backbone):
     """GCNII (Chen et al. 2020): deep GCN with initial residual and identity mapping (PyG ``GCN2Conv``)."""
 
     def __init__(self, in_dim: int, num_classes: int, hidden: int = 64, layers: int = 16, alpha: float = 0.1,
@@ -66,7 +88,7 @@ class _GCNII(nn.Module):
         return self.lin_out(x)
 
 
-class _MixHop(nn.Module):
+class _MixHop(Backbone):
     """MixHop (Abu-El-Haija et al. 2019): mixes 0-, 1- and 2-hop aggregations (PyG ``MixHopConv``)."""
 
     def __init__(self, in_dim: int, num_classes: int, hidden: int = 60, powers: tuple[int, ...] = (0, 1, 2),
@@ -89,18 +111,41 @@ class _MixHop(nn.Module):
         return self.lin(x)
 
 
-class _BasicGNN(nn.Module):
+class _BasicGNN(Backbone):
     """Adapter for PyG's ``BasicGNN`` models (GCN, GraphSAGE, GAT)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.hops = model.num_layers
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         return self.model(x, edge_index)
 
 
-class _LINKX(nn.Module):
+class _SAGE(_BasicGNN):
+    """GraphSAGE; prepared, its graph is the CSR adjacency (mean aggregation by a sparse product)."""
+
+    def structure(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+        return csr_adjacency(edge_index, num_nodes)
+
+
+class _GCN(_BasicGNN):
+    """GCN (Kipf & Welling 2017). Its convolutions take the normalised adjacency (self-loops added where missing,
+    D^-1/2 (A + I) D^-1/2) as :meth:`structure` prepares it once; given an ``edge_index``, it is prepared on the spot,
+    which is what PyG's ``GCNConv`` does on every call."""
+
+    def structure(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+        if is_prepared(edge_index):
+            return edge_index
+        edges, weights = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+        return csr_adjacency(edges, num_nodes, weights)
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        return self.model(x, self.structure(edge_index, x.size(0)))
+
+
+class _LINKX(Backbone):
     """LINKX (Lim et al. 2021): separate MLPs on features and adjacency rows; built for heterophily."""
 
     def __init__(self, in_dim: int, num_classes: int, num_nodes: int, hidden: int = 64, layers: int = 1,
@@ -113,12 +158,16 @@ class _LINKX(nn.Module):
         return self.model(x, edge_index)
 
 
-def _basic(cls: Callable[..., nn.Module], **defaults: Any) -> Callable[..., nn.Module]:
+def _basic(cls: Callable[..., nn.Module], adapter: type[_BasicGNN] = _BasicGNN, fixed: dict[str, Any] | None = None,
+           **defaults: Any) -> Callable[..., nn.Module]:  # fmt: skip
+    """A builder of PyG model ``cls`` with ``defaults`` (hyper-parameters, saved with the model) and ``fixed``
+    options (how ``adapter`` feeds it, not saved)."""
+
     def build(in_dim: int, num_classes: int, hidden: int = 64, layers: int = 2, dropout: float = 0.5,
               **kwargs: Any) -> nn.Module:  # fmt: skip
-        options = {**defaults, **kwargs}
-        return _BasicGNN(cls(in_channels=in_dim, hidden_channels=hidden, num_layers=layers, out_channels=num_classes,
-                             dropout=dropout, **options))  # fmt: skip
+        options = {**defaults, **kwargs, **(fixed or {})}
+        return adapter(cls(in_channels=in_dim, hidden_channels=hidden, num_layers=layers, out_channels=num_classes,
+                           dropout=dropout, **options))  # fmt: skip
 
     build.defaults = defaults  # type: ignore[attr-defined]  # read by backbone_hparams
     return build
@@ -126,8 +175,8 @@ def _basic(cls: Callable[..., nn.Module], **defaults: Any) -> Callable[..., nn.M
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "mlp": _MLP,
-    "gcn": _basic(GCN),
-    "sage": _basic(GraphSAGE),
+    "gcn": _basic(GCN, _GCN, fixed={"normalize": False}),  # _GCN normalises the adjacency once, not per call
+    "sage": _basic(GraphSAGE, _SAGE),
     "gat": _basic(GAT, heads=8),
     "appnp": _APPNPNet,
     "gcnii": _GCNII,
@@ -148,12 +197,15 @@ OPTIMISER_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
+#: Backbones that train in mini-batches (a fixed number of message-passing hops to sample).
+SAMPLED = ("mlp", "gcn", "sage", "gat")
+
 #: Backbones whose weights do not depend on the training graph's size, so they predict nodes added later. LINKX's
 #: adjacency branch has one input per training node: it predicts those nodes only.
 INDUCTIVE = tuple(name for name in BACKBONES if name != "linkx")
 
 
-def build_backbone(name: str, in_dim: int, num_classes: int, num_nodes: int, **hparams: Any) -> nn.Module:
+def build_backbone(name: str, in_dim: int, num_classes: int, num_nodes: int, **hparams: Any) -> Backbone:
     """A fresh, randomly initialised backbone (seed torch first for reproducibility)."""
     key = name.lower()
     if key not in BACKBONES:
@@ -161,7 +213,7 @@ def build_backbone(name: str, in_dim: int, num_classes: int, num_nodes: int, **h
     if key == "linkx":
         hparams.setdefault("num_nodes", num_nodes)
     try:
-        return BACKBONES[key](in_dim, num_classes, **hparams)
+        return cast(Backbone, BACKBONES[key](in_dim, num_classes, **hparams))
     except TypeError as error:
         raise ValueError(f"model {name!r}: {error}") from None
 
@@ -215,11 +267,19 @@ class BackboneSpec(BaseModel):
         """Whether the model predicts nodes its training graph did not have (see :data:`INDUCTIVE`)."""
         return self.name in INDUCTIVE
 
-    def build(self) -> nn.Module:
+    def build(self) -> Backbone:
         """A fresh, randomly initialised backbone of this spec (seed torch first for reproducibility)."""
         hparams = dict(self.hparams)
         num_nodes = hparams.pop("num_nodes", 0)  # linkx's only
         return build_backbone(self.name, self.in_dim, self.num_classes, num_nodes, **hparams)  # type: ignore[arg-type]
 
 
-__all__ = ["BACKBONES", "INDUCTIVE", "OPTIMISER_DEFAULTS", "BackboneSpec", "backbone_hparams", "build_backbone"]
+__all__ = [
+    "BACKBONES",
+    "Backbone",
+    "INDUCTIVE",
+    "OPTIMISER_DEFAULTS",
+    "BackboneSpec",
+    "backbone_hparams",
+    "build_backbone",
+]

@@ -1,23 +1,40 @@
-"""Full-batch node classification with model selection on the validation split (never on test)."""
+"""Node classification with model selection on the validation split (never on test): full-batch, or in
+mini-batches of training nodes with their sampled neighbourhoods (:mod:`mentor.graph.sampling`) for large graphs.
+
+Either way the graph is prepared once (:meth:`~mentor.graph.backbones.Backbone.structure`), and validation and the
+returned probabilities come from whole-graph forward passes, so they are exact."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sklearn.metrics import f1_score
 from torch import Tensor, nn
 from torch_geometric import seed_everything
 
-from mentor.graph.backbones import OPTIMISER_DEFAULTS, BackboneSpec
+from mentor.graph.adjacency import csr_adjacency, is_prepared
+from mentor.graph.backbones import OPTIMISER_DEFAULTS, SAMPLED, BackboneSpec
+from mentor.graph.sampling import NeighbourSampler
 from mentor.graph.text_graph import Split
 
 if TYPE_CHECKING:
     from mentor.graph.features.spec import FeatureSpec
+
+
+def _fanout(value: int) -> int:
+    if value == 0 or value < -1:
+        raise ValueError(f"fanout must be a positive number of neighbours or -1 (all of them), got {value}")
+    return value
+
+
+#: Neighbours sampled per node and hop in mini-batch training (-1: all of them).
+Fanout = Annotated[int, AfterValidator(_fanout)]
 
 
 class TrainConfig(BaseModel):
@@ -25,7 +42,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     model: str = "gcn"
-    epochs: int = Field(default=500, ge=1)
+    epochs: int = Field(default=500, ge=1, description="optimiser steps: full-batch epochs, or mini-batches")
     patience: int = Field(default=100, ge=1, description="stop after this many epochs without improvement")
     lr: float | None = Field(default=None, gt=0)
     weight_decay: float | None = Field(default=None, ge=0)
@@ -34,6 +51,13 @@ class TrainConfig(BaseModel):
     seed: int = 0
     unvalidated_epochs: int = Field(
         default=200, ge=1, description="epochs trained when no validation node can select one (the last is kept)"
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, description="mini-batch training: training nodes per step (None: full-batch)"
+    )
+    fanout: Fanout = Field(default=10, description="mini-batch: neighbours sampled per node and hop (-1: all)")
+    validate_every: int | None = Field(
+        default=None, ge=1, description="epochs between validations (None: 1 full-batch, 10 in mini-batches)"
     )
 
 
@@ -98,6 +122,51 @@ class PseudoLabels:
             raise ValueError("pseudo-label nodes, labels and weights must be 1-D tensors of one length")
 
 
+def _loss(logits: Tensor, targets: Tensor, weights: Tensor | None) -> Tensor:
+    """Cross-entropy, weighted per node where ``weights`` are given (a weighted mean)."""
+    if weights is None:
+        return F.cross_entropy(logits, targets)
+    return (F.cross_entropy(logits, targets, reduction="none") * weights).sum() / weights.sum()
+
+
+#: Validations in mini-batch training come every this many steps (a whole-graph forward pass each).
+MINIBATCH_VALIDATE_EVERY = 10
+#: Graphs of at least this many nodes train in mini-batches unless told otherwise (``batch_size="auto"``).
+MINIBATCH_FROM_NODES = 100_000
+#: Training nodes per mini-batch where the size is chosen automatically.
+DEFAULT_BATCH_SIZE = 1024
+
+#: How a user sets mini-batch training: a number of training nodes per step, ``"full"`` or ``"auto"``.
+BatchSetting = int | Literal["auto", "full"]
+
+
+def resolve_batch_size(setting: BatchSetting, num_nodes: int, model: str) -> int | None:
+    """The batch size a setting gives on a graph of ``num_nodes`` (``None``: full-batch): ``"auto"`` is
+    :data:`DEFAULT_BATCH_SIZE` from :data:`MINIBATCH_FROM_NODES` nodes on for a backbone that samples, else
+    full-batch."""
+    if setting == "full":
+        return None
+    if setting == "auto":
+        return DEFAULT_BATCH_SIZE if num_nodes >= MINIBATCH_FROM_NODES and model.lower() in SAMPLED else None
+    return int(setting)
+
+
+def parse_batch_setting(text: str) -> BatchSetting:
+    """``--batch-size`` as typed: ``auto``, ``full`` or a positive number of training nodes per step."""
+    if text in ("auto", "full"):
+        return text  # type: ignore[return-value]
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"expected auto, full or a positive number of training nodes per step, got {text!r}")
+    return int(text)
+
+
+def batch_stream(count: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """Positions ``0..count-1`` in batches of ``batch_size``, pass after pass, each pass in a new random order (the
+    last batch of a pass may be smaller)."""
+    while True:
+        yield from torch.randperm(count, generator=generator).split(batch_size)
+
+
 def train_node_classifier(
     x: Tensor,
     edge_index: Tensor,
@@ -137,44 +206,59 @@ def train_node_classifier(
         train_idx = torch.cat([train_idx, pseudo.nodes])
         y_train = torch.cat([y_train, pseudo.labels])
         weights = torch.cat([torch.ones(y_train.numel() - pseudo.nodes.numel()), pseudo.weights.float()])
+    structure = model.structure(edge_index, x.size(0))
+    sampler, batches = None, None
+    if config.batch_size is not None:
+        if backbone.name not in SAMPLED or model.hops is None:
+            raise ValueError(f"mini-batch training samples a fixed number of hops; {backbone.name} has none (use "
+                             f"one of {', '.join(SAMPLED)}, or full-batch)")  # fmt: skip
+        generator = torch.Generator().manual_seed(config.seed)
+        adjacency = structure if is_prepared(structure) else csr_adjacency(edge_index, x.size(0))
+        sampler = NeighbourSampler(adjacency, [config.fanout] * model.hops, generator)
+        batches = batch_stream(train_idx.numel(), config.batch_size, generator)
+    every = config.validate_every or (1 if sampler is None else MINIBATCH_VALIDATE_EVERY)
+    config = config.model_copy(update={"validate_every": every})
+    last = config.epochs if validated else config.unvalidated_epochs
     best = (-1.0, float("inf"))
     best_state: dict[str, Tensor] = {}
-    best_epoch, since_best, history = 0, 0, []
+    best_epoch, history = 0, []
     started = time.perf_counter()
     epoch = 0
-    for epoch in range(1, (config.epochs if validated else config.unvalidated_epochs) + 1):
+    for epoch in range(1, last + 1):
         model.train()
         optimiser.zero_grad()
-        logits = model(x, edge_index)[train_idx]
-        if weights is None:
-            loss = F.cross_entropy(logits, y_train)
+        if sampler is None or batches is None:
+            loss = _loss(model(x, structure)[train_idx], y_train, weights)
         else:
-            loss = (F.cross_entropy(logits, y_train, reduction="none") * weights).sum() / weights.sum()
+            batch = next(batches)
+            subgraph = sampler.sample(train_idx[batch])
+            logits = model(x[subgraph.nodes], subgraph.adjacency)[: subgraph.batch_size]
+            loss = _loss(logits, y_train[batch], None if weights is None else weights[batch])
         loss.backward()
         optimiser.step()
         if not validated:
             history.append({"epoch": epoch, "train_loss": loss.item(), "val_loss": None, "val_acc": None})
             best_epoch = epoch
             continue
+        if epoch % every and epoch != last:
+            continue
         model.eval()
         with torch.no_grad():
-            logits = model(x, edge_index)[val_idx]
+            logits = model(x, structure)[val_idx]
             val_loss = float(F.cross_entropy(logits, y_val))
             val_acc = float((logits.argmax(-1) == y_val).float().mean())
         history.append({"epoch": epoch, "train_loss": loss.item(), "val_loss": val_loss, "val_acc": val_acc})
         if (val_acc, -val_loss) > (best[0], -best[1]):
-            best, best_epoch, since_best = (val_acc, val_loss), epoch, 0
+            best, best_epoch = (val_acc, val_loss), epoch
             best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        else:
-            since_best += 1
-            if since_best >= config.patience:
-                break
+        elif epoch - best_epoch >= config.patience:
+            break
     seconds = time.perf_counter() - started
     if validated:
         model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        probs = F.softmax(model(x, edge_index), dim=-1)
+        probs = F.softmax(model(x, structure), dim=-1)
     return TrainResult(model=model, metrics=evaluate(probs, y, split), probs=probs, best_epoch=best_epoch,
                        epochs_run=epoch, seconds=seconds, history=history, backbone=backbone, config=config,
                        features=features)  # fmt: skip
