@@ -126,6 +126,7 @@ def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path
         "seconds": round(seconds, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
         "stages": stages.stop(),
+        "batch_size": result["training"]["batch_size"],
         "calls": result["totals"]["calls"],
         "gate_open": result["gate"]["open"],
         "test_before": result["before"]["test"]["acc"],

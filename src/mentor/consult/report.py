@@ -74,6 +74,7 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
         "rounds": rounds,
         "seconds": round(seconds, 3),
         "config": result.config.model_dump(mode="json"),
+        "training": _training(result.before),
         "versions": versions(),
     }
 
@@ -192,8 +193,14 @@ def gated_summary(result: GatedResult, client: LLMClient, seconds: float) -> dic
         "rounds": [r.as_dict() for r in result.rounds],
         "seconds": round(seconds, 3),
         "config": result.config.model_dump(mode="json"),
+        "training": _training(result.selected),
         "versions": versions(),
     }
+
+
+def _training(result: Any) -> dict[str, Any] | None:
+    """How the GNN trained, every value resolved (full-batch or mini-batch, the optimiser's values)."""
+    return None if result.config is None else result.config.model_dump(mode="json")
 
 
 def llm_time(answers: list[Any]) -> dict[str, Any]:
