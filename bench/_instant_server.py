@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +36,11 @@ def _classes(body: dict[str, Any]) -> list[str]:
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema", {})
     enum = schema.get("properties", {}).get("label", {}).get("enum")
     return list(enum) if enum else list(TOPICS)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # connections waiting to be accepted: many clients connect at once
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -69,9 +76,16 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def spawn() -> tuple[subprocess.Popen, str]:
+    """Start this server as another process; the process and its base URL (``http://127.0.0.1:PORT/v1``)."""
+    process = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, f"http://127.0.0.1:{port}/v1"
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

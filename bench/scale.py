@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _instant_server import spawn  # noqa: E402
 from _report import RESULTS, machine, record_invocation, write_json, write_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -134,12 +135,11 @@ def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path
     }
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, str(HERE / "_instant_server.py")], stdout=subprocess.PIPE,
-                               text=True)  # fmt: skip
-    assert process.stdout is not None
-    port = int(process.stdout.readline())
-    return process, f"http://127.0.0.1:{port}/v1"
+def client_throughput_ratio() -> float | None:
+    """Requests per second through mentor's client over a bare ``openai`` loop, against the same instant server, as
+    ``bench/client_throughput.py`` last measured it (``None`` before it has run)."""
+    path = RESULTS / "client_throughput.json"
+    return json.loads(path.read_text())["ratio_mentor_over_bare"] if path.exists() else None
 
 
 def exponent(small: dict[str, Any], large: dict[str, Any]) -> float:
@@ -155,20 +155,32 @@ def render(summary: dict[str, Any], invocations: list[str]) -> str:
         "classes), TF-IDF (`bow`) features, 1 % of the nodes asked, outputs written, each size in a fresh process. "
         "**The teacher is an OpenAI-compatible server that answers at once** (`bench/_instant_server.py`, another "
         "process): the table is mentor's own cost, not a model's. Seconds (peak RSS in GB) per stage; *loading* is "
-        "generating and validating the graph and building the run.",
+        "generating and validating the graph and building the run. Training is full-batch below 100,000 nodes and in "
+        "mini-batches of sampled neighbourhoods from there (`--batch-size auto`).",
         "",
         "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
         "",
-        "| nodes | edges (both directions) | total s | peak RSS GB | " + " | ".join(names) + " |",
-        "|---:|---:|---:|---:|" + "---:|" * len(names),
+        "| nodes | edges (both directions) | GNN trained | total s | peak RSS GB | "
+        + " | ".join(names)
+        + " | test acc. GNN alone → after |",
+        "|---:|---:|---|---:|---:|" + "---:|" * len(names) + "---|",
     ]
     for size in summary["sizes"]:
         cells = [f"{size['stages'][n]['seconds']:.1f} ({size['stages'][n]['peak_rss_gb']:.1f})"
                  if n in size["stages"] else "–" for n in names]  # fmt: skip
-        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {size['seconds']:.1f} | "
-                     f"{size['peak_rss_gb']:.1f} | " + " | ".join(cells) + " |")  # fmt: skip
+        batch = size.get("batch_size")
+        training = f"mini-batches of {batch}" if batch else "full-batch"
+        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {training} | {size['seconds']:.1f} | "
+                     f"{size['peak_rss_gb']:.1f} | " + " | ".join(cells)
+                     + f" | {size['test_before']:.4f} → {size['test_after']:.4f} |")  # fmt: skip
     if summary.get("exponent") is not None:
         lines += ["", f"Growth exponent of the total seconds between the two largest sizes: {summary['exponent']:.2f}."]
+    if summary.get("client_throughput_ratio") is not None:
+        lines += [
+            "",
+            f"Client throughput at concurrency 32 against the same server, mentor over a bare `openai` loop: "
+            f"{summary['client_throughput_ratio']:.2f} (`bench/client_throughput.py`).",
+        ]
     return "\n".join(lines)
 
 
@@ -188,11 +200,13 @@ def main() -> None:
         return
     if args.report_only:
         saved = json.loads((RESULTS / f"{RESULTS_NAME}.json").read_text())
+        saved["summary"]["client_throughput_ratio"] = client_throughput_ratio()
+        write_json(RESULTS_NAME, saved)
         write_section(RESULTS_NAME, render(saved["summary"], saved["invocations"]))
         return
     results: dict[str, Any] = {"benchmark": RESULTS_NAME, "sizes": []}
     record_invocation(results, "scale.py")
-    server, base_url = start_server()
+    server, base_url = spawn()
     try:
         for nodes in map(int, args.sizes.split(",")):
             child = subprocess.run(
@@ -210,7 +224,8 @@ def main() -> None:
     finally:
         server.terminate()
     sizes = results["sizes"]
-    summary = {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None}
+    summary = {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None,
+               "client_throughput_ratio": client_throughput_ratio()}  # fmt: skip
     write_json(RESULTS_NAME, {**results, "machine": machine(), "summary": summary})
     write_section(RESULTS_NAME, render(summary, results["invocations"]))
     print(render(summary, results["invocations"]))

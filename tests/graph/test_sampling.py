@@ -46,7 +46,7 @@ def test_a_fanout_keeps_at_most_that_many_true_neighbours_per_node(graph):
     assert all(pair in true_edges for pair in zip(target.tolist(), source.tolist(), strict=True))
     kept = torch.bincount(local[0], minlength=subgraph.nodes.numel())
     degree = torch.bincount(g.edge_index[1], minlength=g.num_nodes)[subgraph.nodes]
-    assert bool((kept <= 2).all()) and bool((kept == degree.clamp(max=2))[: 10].all())
+    assert bool((kept <= 2).all()) and bool((kept == degree.clamp(max=2))[:10].all())
 
 
 def test_sampled_gcn_weights_estimate_the_full_sum_without_bias(graph):

@@ -14,7 +14,17 @@ from rich.table import Table
 
 from mentor.cli.errors import stderr, user_errors
 from mentor.cli.graph import DatasetArgument, PredictionsOption, predictions_file, warn
-from mentor.cli.options import BatchSizeOption, DataRootOption, FanoutOption, StoreOption, with_llm_options
+from mentor.cli.options import (
+    BatchSizeOption,
+    DataRootOption,
+    EmbeddingsBaseUrlOption,
+    EmbeddingsConcurrencyOption,
+    EmbeddingsKeyEnvOption,
+    EmbeddingsMaxTextsOption,
+    FanoutOption,
+    StoreOption,
+    with_llm_options,
+)
 from mentor.consult import (
     STRATEGIES,
     Consultation,
@@ -31,6 +41,7 @@ from mentor.consult.baselines import llm_as_enhancer, llm_as_predictor
 from mentor.consult.prompt import CONTEXTS, load_templates
 from mentor.consult.saving import save_run_model
 from mentor.graph.backbones import BACKBONES
+from mentor.graph.features import make_encoder
 from mentor.graph.saved import MODEL_DIR
 from mentor.graph.train import parse_batch_setting
 from mentor.llm import LLMClient, LLMConfig
@@ -176,6 +187,10 @@ def consult(
     patience: Annotated[int, typer.Option(min=1)] = 100,
     batch_size: BatchSizeOption = "auto",
     fanout: FanoutOption = 10,
+    embeddings_base_url: EmbeddingsBaseUrlOption = None,
+    embeddings_api_key_env: EmbeddingsKeyEnvOption = None,
+    embeddings_concurrency: EmbeddingsConcurrencyOption = 8,
+    embeddings_max_texts: EmbeddingsMaxTextsOption = None,
     out: Annotated[Optional[Path], typer.Option(help="Output directory. Default: runs/<data>-<model>-seed<S>.")] = None,
     predictions: PredictionsOption = "csv",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and spend nothing.")] = False,
@@ -222,7 +237,9 @@ def consult(
             for note in prepare_output_dir(out, run_outputs):
                 stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         with LLMClient(llm_config, store=store) as client:
-            consultation = make_consultation(config, client, progress=not as_json)
+            encoder = make_encoder(config.features, base_url=embeddings_base_url, api_key_env=embeddings_api_key_env,
+                                   concurrency=embeddings_concurrency, max_texts=embeddings_max_texts)  # fmt: skip
+            consultation = make_consultation(config, client, encoder=encoder, progress=not as_json)
             warn(consultation.graph.warnings())
             for note in consultation.split.warnings():
                 stderr.print(f"[yellow]warning:[/] split {consultation.split_name}: {note}", highlight=False,

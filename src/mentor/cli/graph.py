@@ -13,11 +13,19 @@ from rich.table import Table
 
 from mentor import outputs
 from mentor.cli.errors import stderr, user_errors
-from mentor.cli.options import BatchSizeOption, DataRootOption, FanoutOption
+from mentor.cli.options import (
+    BatchSizeOption,
+    DataRootOption,
+    EmbeddingsBaseUrlOption,
+    EmbeddingsConcurrencyOption,
+    EmbeddingsKeyEnvOption,
+    EmbeddingsMaxTextsOption,
+    FanoutOption,
+)
 from mentor.cli.terminal import safe_markup
 from mentor.graph import TrainConfig, load_dataset, train_node_classifier
 from mentor.graph.backbones import BACKBONES
-from mentor.graph.features import FeatureSpec
+from mentor.graph.features import FeatureSpec, make_encoder
 from mentor.graph.predictions import FORMATS, PredictionTable
 from mentor.graph.saved import MODEL_DIR, save_model, training_record
 from mentor.graph.train import parse_batch_setting, resolve_batch_size
@@ -115,6 +123,10 @@ def train(
     patience: Annotated[int, typer.Option(min=1)] = 100,
     batch_size: BatchSizeOption = "auto",
     fanout: FanoutOption = 10,
+    embeddings_base_url: EmbeddingsBaseUrlOption = None,
+    embeddings_api_key_env: EmbeddingsKeyEnvOption = None,
+    embeddings_concurrency: EmbeddingsConcurrencyOption = 8,
+    embeddings_max_texts: EmbeddingsMaxTextsOption = None,
     lr: Annotated[Optional[float], typer.Option(min=0.0)] = None,
     hidden: Annotated[Optional[int], typer.Option(min=1)] = None,
     dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.99)] = None,
@@ -141,7 +153,9 @@ def train(
             for note in outputs.prepare_output_dir(out, (TRAIN_OUTPUTS[0], predictions_file(predictions), MODEL_DIR)):
                 stderr.print(f"note: {note}", highlight=False, soft_wrap=True)
         started = time.perf_counter()
-        spec, x = FeatureSpec.fit_transform(features, graph, progress=not as_json)
+        encoder = make_encoder(features, base_url=embeddings_base_url, api_key_env=embeddings_api_key_env,
+                               concurrency=embeddings_concurrency, max_texts=embeddings_max_texts)  # fmt: skip
+        spec, x = FeatureSpec.fit_transform(features, graph, encoder=encoder, progress=not as_json)
         feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
                              dropout=dropout, seed=seed, fanout=fanout,

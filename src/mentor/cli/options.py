@@ -196,6 +196,38 @@ FanoutOption = Annotated[
     int, typer.Option(help="Mini-batch training: neighbours sampled per node and hop (-1: all of them).")
 ]
 
+EMBEDDINGS_PANEL = "Embeddings endpoint (--features openai:MODEL)"
+EmbeddingsBaseUrlOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--embeddings-base-url",
+        help="OpenAI-compatible endpoint that serves the --features openai:MODEL embeddings (vLLM, "
+        "text-embeddings-inference, Ollama, OpenAI), e.g. http://127.0.0.1:8080/v1.",
+        rich_help_panel=EMBEDDINGS_PANEL,
+    ),
+]
+EmbeddingsKeyEnvOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--embeddings-api-key-env",
+        help="Environment variable holding the endpoint's API key (default: OPENAI_API_KEY for api.openai.com only).",
+        rich_help_panel=EMBEDDINGS_PANEL,
+    ),
+]
+EmbeddingsConcurrencyOption = Annotated[
+    int,
+    typer.Option("--embeddings-concurrency", min=1, help="Requests at once.", rich_help_panel=EMBEDDINGS_PANEL),
+]
+EmbeddingsMaxTextsOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--embeddings-max-texts",
+        min=0,
+        help="Budget: refuse to send more new texts than this (cached ones are free).",
+        rich_help_panel=EMBEDDINGS_PANEL,
+    ),
+]
+
 DataRootOption = Annotated[
     Optional[Path],
     typer.Option(

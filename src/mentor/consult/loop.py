@@ -31,7 +31,6 @@ from mentor.consult.prompt import (
 )
 from mentor.graph import (
     PseudoLabels,
-    SentenceEncoder,
     TextGraph,
     TrainConfig,
     TrainResult,
@@ -42,7 +41,7 @@ from mentor.graph import (
     uncertainty_scores,
 )
 from mentor.graph.datasets.labels import class_descriptions
-from mentor.graph.features import FeatureSpec
+from mentor.graph.features import FeatureSpec, TextEncoder, make_encoder
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.saved import GraphFingerprint
 from mentor.graph.text_graph import Split
@@ -138,7 +137,7 @@ class Consultation:
     """Run the loop for one graph, one backbone and one consultant (an :class:`~mentor.llm.LLMClient`)."""
 
     def __init__(self, config: ConsultConfig, client: LLMClient, *, graph: TextGraph | None = None,
-                 encoder: SentenceEncoder | None = None, progress: bool = True) -> None:  # fmt: skip
+                 encoder: TextEncoder | None = None, progress: bool = True) -> None:  # fmt: skip
         self.config = config
         self.client = client
         self.progress = progress
@@ -171,7 +170,7 @@ class Consultation:
         self.count_tokens: TokenCounter = estimate_tokens
         if config.token_count == "exact":
             self.count_tokens = exact_token_counter(client)
-        self.encoder = encoder if config.features == "bow" else encoder or SentenceEncoder(config.features)
+        self.encoder = encoder if config.features == "bow" else encoder or make_encoder(config.features)
         self.prompt_features: Tensor | None = None  # context "similar": features of the texts as given
         if config.context == "similar":
             _, x = FeatureSpec.fit_transform(config.features, self.graph, encoder=self.encoder, progress=progress)

@@ -30,7 +30,7 @@ from mentor.consult.prompt import (
     neighbour_lists,
     templates_from_texts,
 )
-from mentor.graph.features.encoder import SentenceEncoder
+from mentor.graph.features.encoder import TextEncoder
 from mentor.graph.predictions import PredictionTable
 from mentor.graph.saved import GATE, ModelDirError, SavedModel
 from mentor.graph.text_graph import TextGraph
@@ -113,7 +113,7 @@ class NewNodeAnswers:
 
 
 def consult_new_nodes(saved: SavedModel, graph: TextGraph, client: LLMClient, *, max_calls: int | None = None,
-                      budget: float | None = None, encoder: SentenceEncoder | None = None,
+                      budget: float | None = None, encoder: TextEncoder | None = None,
                       progress: bool = False) -> NewNodeAnswers:  # fmt: skip
     """``saved``'s predictions for every node of ``graph``, with the LLM (``client``) asked about the least
     confident new nodes the saved gate would ask about: at most ``max_calls`` of them, or ``budget`` as a share of

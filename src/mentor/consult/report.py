@@ -74,7 +74,7 @@ def summary(result: ConsultResult, client: LLMClient, seconds: float) -> dict[st
         "rounds": rounds,
         "seconds": round(seconds, 3),
         "config": result.config.model_dump(mode="json"),
-        "training": _training(result.before),
+        "training": _training(result.best),
         "versions": versions(),
     }
 

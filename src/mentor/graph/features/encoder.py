@@ -1,17 +1,15 @@
-"""Sentence-encoder node features, cached on disk by (encoder, text hash).
+"""Sentence-encoder node features, cached on disk by (encoder, text hash) (:mod:`mentor.graph.features.cache`).
 
-Re-encoding after a few texts changed costs only those texts: every vector is stored in a SQLite file in the
-mentor cache (``<cache>/embeddings.sqlite``) under the sha256 of its text, and the model is loaded only when some
-text is not there yet.
+Re-encoding after a few texts changed costs only those texts, and the model is loaded only when some text is not
+in the cache yet. :class:`TextEncoder` is what every encoder shares (the cache, the progress bar); an encoder says
+how it encodes the texts the cache lacks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
-import sqlite3
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mentor.graph.features.cache import EmbeddingCache, text_key
 from mentor.llm.models import ModelNotAvailable
-from mentor.paths import cache_dir
 from mentor.progress import quiet_library_bars, stage, track
 
 #: Short names of encoders that ship inside a PyPI package (work offline).
@@ -41,15 +39,57 @@ def packaged_encoder_path(name: str) -> Path:
     return Path(module.get_model_path())
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+#: Called with the positions (in the list of texts to encode) and vectors of each batch as it is done.
+Done = Callable[[list[int], np.ndarray], None]
 
 
-class SentenceEncoder:
-    """Encode texts with a sentence-transformers model (``minilm`` or any model name/path it accepts).
+class TextEncoder:
+    """An encoder of texts into vectors, cached: ``identity`` keys the cache (the model and how its vectors are
+    made), ``model_name`` is how a user names it; subclasses encode the texts the cache lacks
+    (:meth:`_encode_missing`). ``encoded_last`` is the number of texts encoded afresh by the last :meth:`encode`."""
 
-    ``encoded_last`` is the number of texts the model actually ran on in the last :meth:`encode` call.
-    """
+    model_name: str
+    identity: str
+    normalize: bool
+
+    def __init__(self, cache_path: str | Path | None = None) -> None:
+        self.cache = EmbeddingCache(cache_path)
+        self.encoded_last = 0
+
+    def encode(self, texts: list[str], *, progress: bool = True) -> Tensor:
+        """``[len(texts), dim]`` float tensor; only texts not yet in the cache are encoded, and each finished batch
+        is cached at once (an encoding that was stopped resumes where it stopped)."""
+        keys = [text_key(t) for t in texts]
+        vectors = self.cache.get(self.identity, keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in vectors))
+        self.encoded_last = len(missing)
+        if missing:
+            text_of = dict(zip(keys, texts, strict=True))
+            self._prepare(progress)
+            with track("features: encoding texts", len(missing), unit="texts", enabled=progress) as bar:
+
+                def done(positions: list[int], encoded: np.ndarray) -> None:
+                    pairs = [(missing[i], vector) for i, vector in zip(positions, encoded, strict=True)]
+                    self.cache.put(self.identity, pairs)
+                    vectors.update(pairs)
+                    bar.advance(len(positions))
+
+                self._encode_missing([text_of[k] for k in missing], done, progress)
+        return torch.from_numpy(np.stack([vectors[k] for k in keys]))
+
+    def _prepare(self, progress: bool) -> None:
+        """Get ready to encode (load a model), before the progress bar starts."""
+
+    def _encode_missing(self, texts: list[str], done: Done, progress: bool) -> None:
+        """Encode ``texts``, calling ``done`` with each finished batch's positions and vectors."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.cache.close()
+
+
+class SentenceEncoder(TextEncoder):
+    """Encode texts with a sentence-transformers model (``minilm`` or any model name/path it accepts)."""
 
     def __init__(
         self,
@@ -60,22 +100,13 @@ class SentenceEncoder:
         device: str | None = None,
         normalize: bool = True,
     ) -> None:
+        super().__init__(cache_path)
         self.model_name = model
         self.identity = f"{PACKAGED_ENCODERS[model][1] if model in PACKAGED_ENCODERS else model}|norm={normalize}"
         self.batch_size = batch_size
         self.device = device
         self.normalize = normalize
-        self.encoded_last = 0
         self._model: Any = None
-        path = Path(cache_path) if cache_path else cache_dir() / "embeddings.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT, text_hash TEXT, vector BLOB,"
-            " PRIMARY KEY (encoder, text_hash))"
-        )
-        self._lock = threading.Lock()
 
     def _load(self, progress: bool = False) -> Any:
         if self._model is None:
@@ -88,50 +119,14 @@ class SentenceEncoder:
                                                   trust_remote_code=False)  # fmt: skip
         return self._model
 
-    def _cached(self, keys: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(keys))
-        with self._lock:
-            for start in range(0, len(unique), 500):
-                chunk = unique[start : start + 500]
-                rows = self._db.execute(
-                    f"SELECT text_hash, vector FROM embeddings WHERE encoder = ? AND text_hash IN"
-                    f" ({','.join('?' * len(chunk))})",
-                    (self.identity, *chunk),
-                ).fetchall()
-                found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
-        return found
+    def _prepare(self, progress: bool) -> None:
+        self._load(progress)
 
-    def encode(self, texts: list[str], *, progress: bool = True) -> Tensor:
-        """``[len(texts), dim]`` float tensor; only texts not yet in the cache are run through the model."""
-        keys = [_text_key(t) for t in texts]
-        vectors = self._cached(keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in vectors))
-        self.encoded_last = len(missing)
-        if missing:
-            text_of = dict(zip(keys, texts, strict=True))
-            model = self._load(progress)
-            chunk_size = max(self.batch_size * 4, 1)
-            with track("features: encoding texts", len(missing), unit="texts", enabled=progress) as bar:
-                for start in range(0, len(missing), chunk_size):
-                    chunk = missing[start : start + chunk_size]
-                    encoded = model.encode(
-                        [text_of[k] for k in chunk],
-                        batch_size=self.batch_size,
-                        convert_to_numpy=True,
-                        normalize_embeddings=self.normalize,
-                        show_progress_bar=False,
-                    ).astype(np.float32)
-                    with self._lock:
-                        self._db.execute("BEGIN")
-                        self._db.executemany(
-                            "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                            [(self.identity, k, v.tobytes()) for k, v in zip(chunk, encoded, strict=True)],
-                        )
-                        self._db.execute("COMMIT")
-                    vectors.update(zip(chunk, encoded, strict=True))
-                    bar.advance(len(chunk))
-        return torch.from_numpy(np.stack([vectors[k] for k in keys]))
-
-    def close(self) -> None:
-        self._db.close()
+    def _encode_missing(self, texts: list[str], done: Done, progress: bool) -> None:
+        model = self._load(progress)
+        chunk_size = max(self.batch_size * 4, 1)
+        for start in range(0, len(texts), chunk_size):
+            chunk = texts[start : start + chunk_size]
+            encoded = model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
+                                   normalize_embeddings=self.normalize, show_progress_bar=False)  # fmt: skip
+            done(list(range(start, start + len(chunk))), encoded.astype(np.float32))

@@ -1,8 +1,8 @@
 """How a graph's node features were made, recorded so that they can be made again for new or changed texts.
 
 ``FeatureSpec.fit_transform(kind, graph)`` makes the features and the spec; ``spec.transform(graph)`` makes the
-same columns for another graph: a sentence encoder by name (its embedding cache encodes only texts it has not
-seen), the fitted TF-IDF vocabulary, or the graph's given features.
+same columns for another graph: a sentence encoder by name or an embeddings endpoint's model (the embedding cache
+encodes only texts it has not seen), the fitted TF-IDF vocabulary, or the graph's given features.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from torch import Tensor
 
 from mentor.errors import DataError
 from mentor.graph.features.bow import TfidfVocabulary
-from mentor.graph.features.encoder import PACKAGED_ENCODERS, SentenceEncoder
+from mentor.graph.features.encoder import PACKAGED_ENCODERS, SentenceEncoder, TextEncoder
+from mentor.graph.features.endpoint import EmbeddingsError, EndpointEncoder, is_endpoint_model
 from mentor.graph.text_graph import TextGraph
 
 
 class FeatureSpec(BaseModel):
     """``kind``: ``encoder`` (a sentence-transformers model: ``encoder`` as given, e.g. ``minilm``, and
-    ``encoder_identity``, the model it resolved to and its normalisation, which keys the embedding cache), ``bow``
+    ``encoder_identity``, the model it resolved to and its normalisation, which keys the embedding cache; for an
+    embeddings endpoint's model, ``openai:MODEL``, and ``endpoint``, its base URL without credentials), ``bow``
     (``vocabulary``) or ``given`` (the graph's own ``data.x``). ``dim``: columns. ``versions``: of the packages
     that made the features."""
 
@@ -31,6 +33,7 @@ class FeatureSpec(BaseModel):
     encoder: str | None = None
     encoder_identity: str | None = None
     normalize: bool | None = None
+    endpoint: str | None = None
     vocabulary: TfidfVocabulary | None = None
     versions: dict[str, str] = Field(default_factory=dict)
 
@@ -38,6 +41,8 @@ class FeatureSpec(BaseModel):
     def _complete(self) -> FeatureSpec:
         if self.kind == "encoder" and not (self.encoder and self.encoder_identity and self.normalize is not None):
             raise ValueError("an encoder spec needs encoder, encoder_identity and normalize")
+        if self.kind == "encoder" and is_endpoint_model(self.encoder or "") and not self.endpoint:
+            raise ValueError("an embeddings endpoint's model needs its endpoint")
         if self.kind == "bow" and (self.vocabulary is None or len(self.vocabulary.terms) != self.dim):
             raise ValueError("a bow spec needs a vocabulary of dim terms")
         return self
@@ -48,10 +53,10 @@ class FeatureSpec(BaseModel):
         return self.encoder if self.kind == "encoder" and self.encoder else self.kind
 
     @classmethod
-    def fit_transform(cls, kind: str, graph: TextGraph, *, encoder: SentenceEncoder | None = None,
+    def fit_transform(cls, kind: str, graph: TextGraph, *, encoder: TextEncoder | None = None,
                       progress: bool = True) -> tuple[FeatureSpec, Tensor]:  # fmt: skip
-        """The features of ``graph`` by ``kind`` (``minilm`` or any sentence-transformers model name, ``bow``,
-        ``given``) and their spec."""
+        """The features of ``graph`` by ``kind`` (``minilm`` or any sentence-transformers model name, ``openai:MODEL``
+        with its ``encoder`` (an :class:`EndpointEncoder`), ``bow``, ``given``) and their spec."""
         if kind == "given":
             if graph.data.x is None:
                 raise DataError(f"{graph.name} has no given features; use --features minilm or bow")
@@ -62,14 +67,27 @@ class FeatureSpec(BaseModel):
         if kind == "bow":
             vocabulary, x = TfidfVocabulary.fit_transform(texts)
             return cls(kind="bow", dim=x.size(1), vocabulary=vocabulary, versions=_versions("scikit-learn")), x
+        if encoder is None and is_endpoint_model(kind):
+            raise EmbeddingsError(f"--features {kind}: give the endpoint that serves it (--embeddings-base-url)")
         encoder = encoder or SentenceEncoder(kind)
         x = encoder.encode(texts, progress=progress)
+        if isinstance(encoder, EndpointEncoder):
+            spec = cls(
+                kind="encoder",
+                dim=x.size(1),
+                encoder=encoder.model_name,
+                encoder_identity=encoder.identity,
+                normalize=encoder.normalize,
+                endpoint=encoder.endpoint.url,
+                versions=_versions("openai"),
+            )
+            return spec, x  # fmt: skip
         package = PACKAGED_ENCODERS.get(encoder.model_name, ("",))[0].replace("_", "-")
         spec = cls(kind="encoder", dim=x.size(1), encoder=encoder.model_name, encoder_identity=encoder.identity,
                    normalize=encoder.normalize, versions=_versions("sentence-transformers", package))  # fmt: skip
         return spec, x
 
-    def transform(self, graph: TextGraph, *, encoder: SentenceEncoder | None = None, progress: bool = False) -> Tensor:
+    def transform(self, graph: TextGraph, *, encoder: TextEncoder | None = None, progress: bool = False) -> Tensor:
         """``graph``'s features made as these were (``[nodes, dim]``); a :class:`DataError` when they cannot be."""
         where = graph.source or graph.name
         if (graph.data.x if self.kind == "given" else graph.texts) is None:
@@ -84,6 +102,8 @@ class FeatureSpec(BaseModel):
             x = self.vocabulary.transform(texts)
         else:
             assert self.encoder is not None and self.normalize is not None
+            if encoder is None and self.endpoint is not None:
+                encoder = EndpointEncoder(self.encoder, self.endpoint, normalize=self.normalize)
             encoder = encoder or SentenceEncoder(self.encoder, normalize=self.normalize)
             if encoder.identity != self.encoder_identity:
                 raise DataError(f"features: the encoder {encoder.identity!r} is not the model's "
@@ -91,7 +111,7 @@ class FeatureSpec(BaseModel):
             try:
                 x = encoder.encode(texts, progress=progress)
             except (OSError, ValueError, ImportError) as error:
-                if isinstance(error, DataError):
+                if isinstance(error, DataError | EmbeddingsError):
                     raise
                 detail = " ".join(str(error).split())[:300]
                 raise DataError(f"the model's features need the sentence encoder {self.encoder!r}, which cannot be "

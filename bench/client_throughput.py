@@ -1,0 +1,137 @@
+"""The teacher at scale: requests per second through ``mentor.llm`` against a bare ``openai`` async loop, both
+against the OpenAI-compatible server that answers at once (``bench/_instant_server.py``, another process).
+
+The server costs next to nothing, so the bare loop measures the server's own ceiling on this machine and the ratio
+is what mentor's client adds per request: the response store (a lookup before each call, a write after), budgets,
+validation of the structured answer. Both arms send the same ``--requests`` label requests at ``--concurrency``
+calls at once, arms alternating over ``--rounds`` (mentor with a new, empty store each round). Writes
+``bench/results/client_throughput.json`` and a section of ``docs/benchmarks.md``; ``bench/scale.py`` reads the
+ratio into its summary.
+
+    python bench/client_throughput.py --requests 2000 --concurrency 32 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import openai
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _instant_server import spawn  # noqa: E402
+from _report import machine, record_invocation, write_json, write_section  # noqa: E402
+
+from mentor.graph import make_synthetic  # noqa: E402
+from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig  # noqa: E402
+
+RESULTS_NAME = "client_throughput"
+
+
+def make_requests(n: int, round_: int) -> list[ChatRequest]:
+    """``n`` distinct label requests over the texts of a generated graph (8 topics), as consult prompts put them."""
+    graph = make_synthetic(num_nodes=max(n, 16), num_classes=8, words=12, seed=round_)
+    output = Labels(labels=tuple(graph.class_names), explain=False)
+    return [
+        ChatRequest.from_prompt(f"Round {round_}, node {i}. TARGET node:\n<text>{graph.texts[i]}</text>\n"
+                                f"Which topic is it about?\n{output.instruction()}", output=output, max_tokens=16)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+async def bare_openai(base_url: str, requests: list[ChatRequest], concurrency: int) -> float:
+    """The ceiling: what the ``openai`` client alone gets, a semaphore holding ``concurrency`` calls at once."""
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", timeout=60, max_retries=0)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(request: ChatRequest) -> str:
+        async with semaphore:
+            assert request.output is not None
+            response = await client.chat.completions.create(
+                model="instant",
+                messages=[m.model_dump() for m in request.messages],
+                max_tokens=request.decoding.max_tokens,
+                response_format={"type": "json_schema", "json_schema": {"name": "answer", "strict": True,
+                                                                         "schema": request.output.json_schema()}},
+            )  # fmt: skip
+            return response.choices[0].message.content or ""
+
+    started = time.perf_counter()
+    answers = await asyncio.gather(*(one(r) for r in requests))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    assert all(answers)
+    return elapsed
+
+
+def through_mentor(base_url: str, requests: list[ChatRequest], concurrency: int, store: Path) -> float:
+    config = LLMConfig(llm="openai:instant", base_url=base_url, concurrency=concurrency, timeout_s=60)
+    with LLMClient(config, store=store) as client:
+        client.identity  # noqa: B018  # the server's fingerprint, asked once before the clock starts
+        started = time.perf_counter()
+        results = client.complete_many(requests)
+        elapsed = time.perf_counter() - started
+    failed = [r.reason for r in results if not r.ok]
+    assert not failed, f"{len(failed)} of {len(requests)} failed: {failed[:3]}"
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    results: dict = {"benchmark": RESULTS_NAME}
+    record_invocation(results, "client_throughput.py")
+    times: dict[str, list[float]] = {"bare": [], "mentor": []}
+    server, base_url = spawn()
+    try:
+        asyncio.run(bare_openai(base_url, make_requests(32, -1), args.concurrency))  # warm-up
+        with tempfile.TemporaryDirectory() as tmp:
+            for round_ in range(args.rounds):
+                requests = make_requests(args.requests, round_)
+                for arm in ("bare", "mentor") if round_ % 2 == 0 else ("mentor", "bare"):
+                    if arm == "bare":
+                        elapsed = asyncio.run(bare_openai(base_url, requests, args.concurrency))
+                    else:
+                        elapsed = through_mentor(base_url, requests, args.concurrency,
+                                                 Path(tmp) / f"round{round_}.sqlite")  # fmt: skip
+                    times[arm].append(elapsed)
+                    print(f"round {round_} {arm}: {args.requests / elapsed:.0f} requests/s", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    rps = {arm: args.requests * len(values) / sum(values) for arm, values in times.items()}
+    ratio = rps["mentor"] / rps["bare"]
+    results.update({
+        "machine": machine(), "server": "bench/_instant_server.py", "requests_per_round": args.requests,
+        "rounds": args.rounds, "concurrency": args.concurrency, "seconds": times,
+        "sd_seconds": {arm: round(statistics.pstdev(v), 3) for arm, v in times.items()},
+        "bare_openai_rps": round(rps["bare"], 1), "mentor_rps": round(rps["mentor"], 1),
+        "ratio_mentor_over_bare": round(ratio, 3),
+    })  # fmt: skip
+    write_json(RESULTS_NAME, results)
+    write_section(RESULTS_NAME, "\n".join([
+        "## The teacher at scale: client throughput (`bench/client_throughput.py`)",
+        "",
+        f"`{results['invocations'][-1]}` — {results['machine']['date']}, commit {results['machine']['commit']}, "
+        f"{results['machine']['cpus']} CPUs. {args.requests} label requests per round at concurrency "
+        f"{args.concurrency} to the OpenAI-compatible server that answers at once (another process on the same "
+        f"machine), arms alternated over {args.rounds} rounds; mentor with an empty store each round.",
+        "",
+        "| arm | requests/s | ratio |",
+        "|---|---:|---:|",
+        f"| bare `openai` async loop (the server's ceiling here) | {rps['bare']:.0f} | 1.00 |",
+        f"| `mentor.llm` `complete_many` (store, budget, validation) | {rps['mentor']:.0f} | {ratio:.2f} |",
+    ]))  # fmt: skip
+    print(f"mentor / bare openai = {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
