@@ -8,9 +8,16 @@ mentor's own cost, not a model's. Stages are timed where the run announces them 
 ``retraining``, ``writing``) and around the client's calls (``prompts``: building them, ``answers``: the client
 and the server, ``selection``: the gate, pooling and choosing what to ask, between calls); ``loading`` is
 everything before the features (generating the graph, validating it, neighbour lists). Peak RSS per stage is
-sampled every 20 ms. The growth exponent between two sizes is log(seconds ratio) / log(nodes ratio).
+sampled every 20 ms. The growth exponent between two sizes is log(seconds ratio) / log(nodes ratio); the summary
+(``summary`` in ``scale.json``) holds the runs with ``bow`` features and the instant server, and the client's
+throughput ratio that ``bench/client_throughput.py`` measured.
+
+``--features minilm`` encodes the texts with MiniLM (the embedding cache starts empty), and ``--llm`` names a real
+teacher instead of the instant server (``--max-calls`` keeps it to a few calls). Runs accumulate in ``scale.json``:
+a run replaces the one of the same size, features and teacher.
 
     python bench/scale.py --sizes 10000,100000,1000000
+    python bench/scale.py --sizes 100000 --features minilm --llm local:qwen2.5-1.5b --max-calls 6
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ class Stages:
                 for name, v in self.totals.items()}  # fmt: skip
 
 
-def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path) -> dict[str, Any]:
+def one_size(nodes: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """A whole ``mentor consult`` run on a generated graph of ``nodes`` nodes, in this process, instrumented."""
     import resource
 
@@ -114,16 +121,23 @@ def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path
     dataset = f"synthetic:num_nodes={nodes},{GRAPH}"
     out = workdir / "run"
     started = time.perf_counter()
-    app(["consult", dataset, "--features", "bow", "--model", model, "--budget", str(budget), "--llm",
-         "openai:instant", "--llm-base-url", base_url, "--llm-concurrency", "8", "--token-count", "estimate",
-         "--store", str(workdir / "store.sqlite"), "--out", str(out), "--json"],
-        standalone_mode=False)  # fmt: skip
+    if args.llm is None:
+        teacher = ["--llm", "openai:instant", "--llm-base-url", args.base_url, "--llm-concurrency", "8"]
+    else:
+        teacher = ["--llm", args.llm]
+    if args.max_calls is not None:
+        teacher += ["--max-calls", str(args.max_calls)]
+    os.environ["MENTOR_CACHE_DIR"] = str(workdir / "cache")  # an empty embedding cache: encoding is measured
+    app(["consult", dataset, "--features", args.features, "--model", args.model, "--budget", str(args.budget),
+         *teacher, "--token-count", "estimate", "--store", str(workdir / "store.sqlite"), "--out", str(out),
+         "--json"], standalone_mode=False)  # fmt: skip
     seconds = time.perf_counter() - started
     result = json.loads((out / "result.json").read_text())
     return {
         "nodes": nodes,
         "edges": seen.get("edges"),
-        "features": "bow",
+        "features": args.features,
+        "teacher": args.llm or "instant",
         "seconds": round(seconds, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
         "stages": stages.stop(),
@@ -133,6 +147,18 @@ def one_size(nodes: int, base_url: str, budget: float, model: str, workdir: Path
         "test_before": result["before"]["test"]["acc"],
         "test_after": result["after"]["test"]["acc"],
     }
+
+
+def _key(record: dict[str, Any]) -> tuple[int, str, str]:
+    return record["nodes"], record.get("features", "bow"), record.get("teacher", "instant")
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's summary: the bow runs against the instant server by size, the growth exponent between the two
+    largest, and the client's throughput ratio."""
+    sizes = sorted((r for r in records if _key(r)[1:] == ("bow", "instant")), key=lambda r: r["nodes"])
+    return {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None,
+            "client_throughput_ratio": client_throughput_ratio()}  # fmt: skip
 
 
 def client_throughput_ratio() -> float | None:
@@ -146,35 +172,39 @@ def exponent(small: dict[str, Any], large: dict[str, Any]) -> float:
     return math.log(large["seconds"] / small["seconds"]) / math.log(large["nodes"] / small["nodes"])
 
 
-def render(summary: dict[str, Any], invocations: list[str]) -> str:
-    names = list(dict.fromkeys(name for size in summary["sizes"] for name in size["stages"]))
+def render(results: dict[str, Any]) -> str:
+    records, summary = results["sizes"], results["summary"]
+    names = list(dict.fromkeys(name for size in records for name in size["stages"]))
     lines = [
         "## Scale: a whole gated run on generated graphs of growing size (`bench/scale.py`)",
         "",
         "`mentor consult` end to end on generated graphs (`synthetic`, average degree 10, 12-word texts, 8 "
-        "classes), TF-IDF (`bow`) features, 1 % of the nodes asked, outputs written, each size in a fresh process. "
-        "**The teacher is an OpenAI-compatible server that answers at once** (`bench/_instant_server.py`, another "
-        "process): the table is mentor's own cost, not a model's. Seconds (peak RSS in GB) per stage; *loading* is "
-        "generating and validating the graph and building the run. Training is full-batch below 100,000 nodes and in "
-        "mini-batches of sampled neighbourhoods from there (`--batch-size auto`).",
+        "classes), 1 % of the nodes asked, outputs written, each size in a fresh process. **Where the teacher is "
+        "`instant`, it is an OpenAI-compatible server that answers at once** (`bench/_instant_server.py`, another "
+        "process): those rows are mentor's own cost, not a model's. Seconds (peak RSS in GB) per stage; *loading* is "
+        "generating and validating the graph and building the run; *features* include encoding every text where they "
+        "are `minilm` (the embedding cache empty). Training is full-batch below 100,000 nodes and in mini-batches of "
+        "sampled neighbourhoods from there (`--batch-size auto`).",
         "",
-        "Runs so far come from: " + "; ".join(f"`{i}`" for i in invocations),
+        "Runs so far come from: " + "; ".join(f"`{i}`" for i in results["invocations"]),
         "",
-        "| nodes | edges (both directions) | GNN trained | total s | peak RSS GB | "
+        "| nodes | edges (both directions) | features | teacher (calls) | GNN trained | total s | peak RSS GB | "
         + " | ".join(names)
         + " | test acc. GNN alone → after |",
-        "|---:|---:|---|---:|---:|" + "---:|" * len(names) + "---|",
+        "|---:|---:|---|---|---|---:|---:|" + "---:|" * len(names) + "---|",
     ]
-    for size in summary["sizes"]:
+    for size in records:
         cells = [f"{size['stages'][n]['seconds']:.1f} ({size['stages'][n]['peak_rss_gb']:.1f})"
                  if n in size["stages"] else "–" for n in names]  # fmt: skip
         batch = size.get("batch_size")
         training = f"mini-batches of {batch}" if batch else "full-batch"
-        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {training} | {size['seconds']:.1f} | "
+        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {size.get('features', 'bow')} | "
+                     f"{size.get('teacher', 'instant')} ({size['calls']:,}) | {training} | {size['seconds']:.1f} | "
                      f"{size['peak_rss_gb']:.1f} | " + " | ".join(cells)
                      + f" | {size['test_before']:.4f} → {size['test_after']:.4f} |")  # fmt: skip
     if summary.get("exponent") is not None:
-        lines += ["", f"Growth exponent of the total seconds between the two largest sizes: {summary['exponent']:.2f}."]
+        lines += ["", "Growth exponent of the total seconds between the two largest `bow` sizes with the instant "
+                  f"server: {summary['exponent']:.2f}."]  # fmt: skip
     if summary.get("client_throughput_ratio") is not None:
         lines += [
             "",
@@ -189,46 +219,50 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--budget", type=float, default=0.01)
     parser.add_argument("--model", default="gcn")
+    parser.add_argument("--features", default="bow")
+    parser.add_argument("--llm", help="a real teacher (default: the instant server)")
+    parser.add_argument("--max-calls", type=int)
     parser.add_argument("--report-only", action="store_true", help="rewrite the table from scale.json")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process: one size
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory() as tmp:
-            record = one_size(args.one, args.base_url, args.budget, args.model, Path(tmp))
+            record = one_size(args.one, args, Path(tmp))
         print("RESULT " + json.dumps(record), flush=True)
         return
     if args.report_only:
         saved = json.loads((RESULTS / f"{RESULTS_NAME}.json").read_text())
-        saved["summary"]["client_throughput_ratio"] = client_throughput_ratio()
+        saved["summary"] = summarise(saved["sizes"])
         write_json(RESULTS_NAME, saved)
-        write_section(RESULTS_NAME, render(saved["summary"], saved["invocations"]))
+        write_section(RESULTS_NAME, render(saved))
         return
-    results: dict[str, Any] = {"benchmark": RESULTS_NAME, "sizes": []}
+    path = RESULTS / f"{RESULTS_NAME}.json"
+    results: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"benchmark": RESULTS_NAME}
+    results.setdefault("sizes", [])
     record_invocation(results, "scale.py")
     server, base_url = spawn()
     try:
         for nodes in map(int, args.sizes.split(",")):
-            child = subprocess.run(
-                [sys.executable, __file__, "--one", str(nodes), "--base-url", base_url, "--budget", str(args.budget),
-                 "--model", args.model],
-                capture_output=True, text=True,
-            )  # fmt: skip
+            command = [sys.executable, __file__, "--one", str(nodes), "--base-url", base_url, "--budget",
+                       str(args.budget), "--model", args.model, "--features", args.features]  # fmt: skip
+            command += ["--llm", args.llm] if args.llm else []
+            command += ["--max-calls", str(args.max_calls)] if args.max_calls is not None else []
+            child = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in child.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(child.stdout[-2000:], child.stderr[-4000:], file=sys.stderr)
                 raise SystemExit(f"the {nodes}-node run failed (exit {child.returncode})")
             record = json.loads(line.removeprefix("RESULT "))
             print(json.dumps(record), flush=True)
-            results["sizes"].append(record)
+            results["sizes"] = [r for r in results["sizes"] if _key(r) != _key(record)] + [record]
     finally:
         server.terminate()
-    sizes = results["sizes"]
-    summary = {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None,
-               "client_throughput_ratio": client_throughput_ratio()}  # fmt: skip
-    write_json(RESULTS_NAME, {**results, "machine": machine(), "summary": summary})
-    write_section(RESULTS_NAME, render(summary, results["invocations"]))
-    print(render(summary, results["invocations"]))
+    results["sizes"].sort(key=lambda r: (r.get("teacher", "instant") != "instant", r.get("features"), r["nodes"]))
+    results.update({"machine": machine(), "summary": summarise(results["sizes"])})
+    write_json(RESULTS_NAME, results)
+    write_section(RESULTS_NAME, render(results))
+    print(render(results))
 
 
 if __name__ == "__main__":
