@@ -2,7 +2,8 @@
 a model): ``bench/scale.py`` runs it as a separate process so that its work is not counted as mentor's.
 
 It reads the target node's text from the prompt and answers the class whose topic words (those of the
-``synthetic`` data set) it holds most, as ``{"label": ...}``. ``GET /v1/models`` names the model ``instant``.
+``synthetic`` data set) it holds most, as ``{"label": ...}``. ``GET /v1/models`` names the model ``instant``;
+``GET /v1/stats`` says how many chat answers it has sent (``{"answered": N}``).
 
     python bench/_instant_server.py            # prints the port it listens on, then serves until killed
 """
@@ -13,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,11 +47,16 @@ class Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    answered = 0
+    lock = threading.Lock()
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:  # noqa: N802
+        if self.path.rstrip("/").endswith("/stats"):
+            self._send(200, {"answered": Handler.answered})
+            return
         self._send(200, {"object": "list", "data": [{"id": "instant", "object": "model"}]})
 
     def do_POST(self) -> None:  # noqa: N802
@@ -66,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 8,
                       "total_tokens": len(prompt) // 4 + 8},
         })  # fmt: skip
+        with Handler.lock:
+            Handler.answered += 1
 
     def _send(self, code: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

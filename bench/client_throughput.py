@@ -4,22 +4,33 @@ against the OpenAI-compatible server that answers at once (``bench/_instant_serv
 The server costs next to nothing, so the bare loop measures the server's own ceiling on this machine and the ratio
 is what mentor's client adds per request: the response store (a lookup before each call, a write after), budgets,
 validation of the structured answer. Both arms send the same ``--requests`` label requests at ``--concurrency``
-calls at once, arms alternating over ``--rounds`` (mentor with a new, empty store each round). Writes
-``bench/results/client_throughput.json`` and a section of ``docs/benchmarks.md``; ``bench/scale.py`` reads the
-ratio into its summary.
+calls at once, arms alternating over ``--rounds`` (mentor with a new, empty store each round).
 
-    python bench/client_throughput.py --requests 2000 --concurrency 32 --rounds 3
+Then a mentor run of the same size is killed with SIGKILL after ``--kill-after`` seconds, mid-batch, and run again on
+its store. Of the answers the server had sent when the process died, those mentor had received (its client had
+parsed them and was storing them; the child notes each in an append-only file first) and those still on the wire
+(lost to any client; at most the concurrency) are counted apart, and both against what the store holds; the rerun
+must ask exactly the requests the store lacks and end with every answer. Writes ``bench/results/client_throughput.json``
+and a section of ``docs/benchmarks.md``; ``bench/scale.py`` reads the ratio into its summary.
+
+    python bench/client_throughput.py --requests 2000 --concurrency 32 --rounds 3 --kill-after 2
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import openai
 
@@ -29,6 +40,7 @@ from _report import machine, record_invocation, write_json, write_section  # noq
 
 from mentor.graph import make_synthetic  # noqa: E402
 from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig  # noqa: E402
+from mentor.llm.store import ResponseStore  # noqa: E402
 
 RESULTS_NAME = "client_throughput"
 
@@ -81,12 +93,59 @@ def through_mentor(base_url: str, requests: list[ChatRequest], concurrency: int,
     return elapsed
 
 
+def answered(base_url: str) -> int:
+    """Chat answers the instant server has sent so far."""
+    with urllib.request.urlopen(f"{base_url}/stats", timeout=10) as reply:
+        return int(json.load(reply)["answered"])
+
+
+def killed_run(base_url: str, count: int, concurrency: int, kill_after: float, store: Path) -> dict[str, Any]:
+    """A mentor run of ``count`` requests killed with SIGKILL after ``kill_after`` seconds, then run again on its
+    store: what the store held, what was lost, what the rerun asked."""
+    first = answered(base_url)
+    child = subprocess.Popen([sys.executable, __file__, "--child", base_url, str(store), str(count),
+                              str(concurrency)])  # fmt: skip
+    deadline = time.monotonic() + 60
+    while answered(base_url) == first and time.monotonic() < deadline:  # the child is up and asking
+        time.sleep(0.05)
+    time.sleep(kill_after)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    time.sleep(0.5)  # answers already on their way are counted by the server too
+    sent = answered(base_url) - first
+    with ResponseStore(store) as kept:
+        stored = len(kept)
+    in_hand = Path(f"{store}.received").read_text().count("+")
+    before_rerun = answered(base_url)
+    through_mentor(base_url, make_requests(count, 99), concurrency, store)
+    reasked = answered(base_url) - before_rerun
+    with ResponseStore(store) as kept:
+        final = len(kept)
+    return {"requests": count, "kill_after_s": kill_after, "sent_before_kill": sent, "received_before_kill": in_hand,
+            "stored_at_kill": stored, "lost_in_hand": in_hand - stored, "lost_on_the_wire": sent - in_hand,
+            "asked_again": reasked, "stored_after_rerun": final}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--kill-after", type=float, default=2.0)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # base URL, store, requests, concurrency
     args = parser.parse_args()
+    if args.child:
+        base_url, store, count, concurrency = args.child
+        received = os.open(f"{store}.received", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        put = ResponseStore.put
+
+        def noted_put(self: ResponseStore, *a: Any, **k: Any) -> None:  # an answer in hand, about to be stored
+            os.write(received, b"+\n")
+            put(self, *a, **k)
+
+        ResponseStore.put = noted_put  # type: ignore[method-assign]
+        through_mentor(base_url, make_requests(int(count), 99), int(concurrency), Path(store))
+        return
     results: dict = {"benchmark": RESULTS_NAME}
     record_invocation(results, "client_throughput.py")
     times: dict[str, list[float]] = {"bare": [], "mentor": []}
@@ -104,6 +163,8 @@ def main() -> None:
                                                  Path(tmp) / f"round{round_}.sqlite")  # fmt: skip
                     times[arm].append(elapsed)
                     print(f"round {round_} {arm}: {args.requests / elapsed:.0f} requests/s", flush=True)
+            kill = killed_run(base_url, args.requests, args.concurrency, args.kill_after, Path(tmp) / "kill.sqlite")
+            print(f"killed: {kill}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -114,7 +175,7 @@ def main() -> None:
         "rounds": args.rounds, "concurrency": args.concurrency, "seconds": times,
         "sd_seconds": {arm: round(statistics.pstdev(v), 3) for arm, v in times.items()},
         "bare_openai_rps": round(rps["bare"], 1), "mentor_rps": round(rps["mentor"], 1),
-        "ratio_mentor_over_bare": round(ratio, 3),
+        "ratio_mentor_over_bare": round(ratio, 3), "killed": kill,
     })  # fmt: skip
     write_json(RESULTS_NAME, results)
     write_section(RESULTS_NAME, "\n".join([
@@ -129,6 +190,14 @@ def main() -> None:
         "|---|---:|---:|",
         f"| bare `openai` async loop (the server's ceiling here) | {rps['bare']:.0f} | 1.00 |",
         f"| `mentor.llm` `complete_many` (store, budget, validation) | {rps['mentor']:.0f} | {ratio:.2f} |",
+        "",
+        f"Killed with SIGKILL {args.kill_after:g} s into a run of {kill['requests']} requests at the same concurrency: "
+        f"the server had sent {kill['sent_before_kill']} answers, mentor had received {kill['received_before_kill']} "
+        f"and the store held {kill['stored_at_kill']}: {kill['lost_in_hand']} received answers lost, "
+        f"{kill['lost_on_the_wire']} still on the wire. Run again on that store, mentor asked {kill['asked_again']} "
+        "requests "
+        f"({kill['requests'] - kill['stored_at_kill']} were missing) and ended with {kill['stored_after_rerun']} "
+        "answers.",
     ]))  # fmt: skip
     print(f"mentor / bare openai = {ratio:.3f}")
 

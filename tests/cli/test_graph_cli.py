@@ -35,6 +35,36 @@ def test_train_bad_options():
     assert runner.invoke(app, ["train", "synthetic", "--model", "resnet"]).exit_code == 2
     result = runner.invoke(app, ["train", "synthetic", "--split", "public", "--features", "bow"])
     assert result.exit_code == 1 and "has splits random" in result.output
+    result = runner.invoke(app, ["train", "synthetic", "--features", "bow", "--batch-size", "0"])
+    assert result.exit_code == 2 and "auto, full or a positive number" in result.output
+    result = runner.invoke(app, ["train", "synthetic", "--features", "bow", "--fanout", "0"])
+    assert result.exit_code == 1 and "fanout must be a positive number" in result.output
+    result = runner.invoke(app, ["train", "synthetic", "--features", "bow", "--device", "tpu:x"])
+    assert result.exit_code == 1 and "expected a torch device" in result.output
+
+
+def test_train_in_mini_batches_says_so_in_its_summary(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "synthetic:num_nodes=120",
+            "--features",
+            "bow",
+            "--epochs",
+            "40",
+            "--batch-size",
+            "16",
+            "--fanout",
+            "5",
+            "--out",
+            str(tmp_path / "run"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    training = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["training"]["config"]
+    assert training["batch_size"] == 16 and training["fanout"] == 5 and training["validate_every"] == 10
 
 
 def test_train_writes_every_node_with_the_files_ids(tmp_path):

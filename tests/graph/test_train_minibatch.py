@@ -76,3 +76,29 @@ def test_a_backbone_without_fixed_hops_refuses_mini_batches(small_graph):
     with pytest.raises(ValueError, match="mini-batch training samples a fixed number of hops; appnp"):
         train_node_classifier(x, small_graph.edge_index, small_graph.y, small_graph.split("random"),
                               TrainConfig(model="appnp", epochs=2, batch_size=8))  # fmt: skip
+
+
+def test_a_device_is_checked_before_training_and_the_model_comes_back_on_the_cpu(small_graph):
+    x = node_features(small_graph, "bow")
+    split = small_graph.split("random")
+    with pytest.raises(ValueError, match="expected a torch device"):
+        TrainConfig(device="gpu-please")
+    on_cpu = train_node_classifier(x, small_graph.edge_index, small_graph.y, split,
+                                   TrainConfig(model="gcn", epochs=5, device="cpu"))  # fmt: skip
+    assert on_cpu.probs.device.type == "cpu" and next(on_cpu.model.parameters()).device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU here"):
+            train_node_classifier(x, small_graph.edge_index, small_graph.y, split,
+                                  TrainConfig(model="gcn", epochs=5, device="cuda"))  # fmt: skip
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_on_a_gpu_training_gives_the_cpu_model_within_float_tolerance(small_graph, batch_size):
+    x = node_features(small_graph, "bow")
+    split = small_graph.split("random")
+    common = {"model": "sage", "epochs": 30, "dropout": 0.0, "batch_size": batch_size, "fanout": -1, "seed": 0}
+    cpu = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, TrainConfig(**common))
+    gpu = train_node_classifier(x, small_graph.edge_index, small_graph.y, split, TrainConfig(**common, device="cuda"))
+    assert gpu.probs.device.type == "cpu" and next(gpu.model.parameters()).device.type == "cpu"
+    torch.testing.assert_close(gpu.probs, cpu.probs, atol=1e-3, rtol=1e-3)

@@ -17,6 +17,7 @@ from mentor.cli.graph import DatasetArgument, PredictionsOption, predictions_fil
 from mentor.cli.options import (
     BatchSizeOption,
     DataRootOption,
+    DeviceOption,
     EmbeddingsBaseUrlOption,
     EmbeddingsConcurrencyOption,
     EmbeddingsKeyEnvOption,
@@ -187,6 +188,7 @@ def consult(
     patience: Annotated[int, typer.Option(min=1)] = 100,
     batch_size: BatchSizeOption = "auto",
     fanout: FanoutOption = 10,
+    device: DeviceOption = "cpu",
     embeddings_base_url: EmbeddingsBaseUrlOption = None,
     embeddings_api_key_env: EmbeddingsKeyEnvOption = None,
     embeddings_concurrency: EmbeddingsConcurrencyOption = 8,
@@ -227,6 +229,7 @@ def consult(
             token_count=token_count, context=context, similar_k=similar_k, explain=explain,
             class_descriptions=class_descriptions,
             epochs=epochs, patience=patience, batch_size=parse_batch_setting(batch_size), fanout=fanout,
+            device=device,
         )  # fmt: skip
         load_templates(templates, config.context)  # a bad template fails now, not after training
         name = f"{Path(dataset).name.replace(':', '-')}-{config.model}-{strategy}-seed{seed}"

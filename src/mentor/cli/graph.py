@@ -16,6 +16,7 @@ from mentor.cli.errors import stderr, user_errors
 from mentor.cli.options import (
     BatchSizeOption,
     DataRootOption,
+    DeviceOption,
     EmbeddingsBaseUrlOption,
     EmbeddingsConcurrencyOption,
     EmbeddingsKeyEnvOption,
@@ -123,6 +124,7 @@ def train(
     patience: Annotated[int, typer.Option(min=1)] = 100,
     batch_size: BatchSizeOption = "auto",
     fanout: FanoutOption = 10,
+    device: DeviceOption = "cpu",
     embeddings_base_url: EmbeddingsBaseUrlOption = None,
     embeddings_api_key_env: EmbeddingsKeyEnvOption = None,
     embeddings_concurrency: EmbeddingsConcurrencyOption = 8,
@@ -158,7 +160,7 @@ def train(
         spec, x = FeatureSpec.fit_transform(features, graph, encoder=encoder, progress=not as_json)
         feature_seconds = time.perf_counter() - started
         config = TrainConfig(model=model.lower(), epochs=epochs, patience=patience, lr=lr, hidden=hidden,
-                             dropout=dropout, seed=seed, fanout=fanout,
+                             dropout=dropout, seed=seed, fanout=fanout, device=device,
                              batch_size=resolve_batch_size(parse_batch_setting(batch_size), graph.num_nodes,
                                                            model))  # fmt: skip
         result = train_node_classifier(x, graph.edge_index, graph.y, chosen, config,

@@ -192,6 +192,9 @@ BatchSizeOption = Annotated[
         f"mini-batches of {DEFAULT_BATCH_SIZE} on graphs of {MINIBATCH_FROM_NODES:,} nodes or more.",
     ),
 ]
+DeviceOption = Annotated[
+    str, typer.Option(help="Where the GNN trains: cpu, cuda, cuda:1, mps (the model is saved on the CPU).")
+]
 FanoutOption = Annotated[
     int, typer.Option(help="Mini-batch training: neighbours sampled per node and hop (-1: all of them).")
 ]

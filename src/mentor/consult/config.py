@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from mentor.graph.train import Fanout
+from mentor.graph.train import Device, Fanout
 
 Strategy = Literal["gated", "login"]
 #: gated: training labels per class (on average) at or below which a graph has *few labels*, and what changes then.
@@ -116,6 +116,7 @@ class ConsultConfig(BaseModel):
         default="auto", description="training nodes per mini-batch step | full | auto (mini-batches on large graphs)"
     )
     fanout: Fanout = Field(default=10, description="mini-batch: neighbours sampled per node and hop (-1: all)")
+    device: Device = Field(default="cpu", description="where the GNN trains (cpu, cuda, cuda:1, mps)")
 
     @model_validator(mode="before")
     @classmethod

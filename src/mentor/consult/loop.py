@@ -180,7 +180,7 @@ class Consultation:
         batch_size = resolve_batch_size(config.batch_size, self.graph.num_nodes, config.model)
         self.train_config = TrainConfig(model=config.model, epochs=config.epochs, patience=config.patience,
                                         seed=config.seed, unvalidated_epochs=unvalidated, batch_size=batch_size,
-                                        fanout=config.fanout)  # fmt: skip
+                                        fanout=config.fanout, device=config.device)  # fmt: skip
         self.feature_seconds = 0.0
 
     # -- pieces -------------------------------------------------------------------------------------------------

@@ -37,6 +37,31 @@ def _fanout(value: int) -> int:
 Fanout = Annotated[int, AfterValidator(_fanout)]
 
 
+def _device(value: str) -> str:
+    try:
+        torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"expected a torch device such as cpu, cuda, cuda:1 or mps, got {value!r}") from None
+    return value
+
+
+#: A torch device by name.
+Device = Annotated[str, AfterValidator(_device)]
+
+
+def available_device(name: str) -> torch.device:
+    """``name`` as a torch device, or a ``ValueError`` saying why this machine does not have it."""
+    device = torch.device(_device(name))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch {torch.__version__} sees no CUDA GPU here (a CPU-only build, no "
+                         "GPU, or no driver); train on cpu or install torch with CUDA")  # fmt: skip
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: torch sees no Apple GPU (MPS) here")
+    return device
+
+
 class TrainConfig(BaseModel):
     """Training settings; ``None`` means the backbone's usual value (see ``OPTIMISER_DEFAULTS``)."""
 
@@ -59,6 +84,8 @@ class TrainConfig(BaseModel):
     validate_every: int | None = Field(
         default=None, ge=1, description="epochs between validations (None: 1 full-batch, 10 in mini-batches)"
     )
+    device: Device = Field(default="cpu", description="where the GNN trains (cpu, cuda, cuda:1, mps); "
+                           "the trained model and its probabilities come back on the CPU")  # fmt: skip
 
 
 @dataclass
@@ -167,6 +194,26 @@ def batch_stream(count: int, batch_size: int, generator: torch.Generator) -> Ite
         yield from torch.randperm(count, generator=generator).split(batch_size)
 
 
+@dataclass
+class _Placed:
+    """What training reads, on the device it trains on (the sampler keeps its CPU copies)."""
+
+    device: torch.device
+    x: Tensor
+    structure: Tensor
+    train_idx: Tensor
+    y_train: Tensor
+    val_idx: Tensor
+    y_val: Tensor
+    weights: Tensor | None
+
+    def __post_init__(self) -> None:
+        for name in ("x", "structure", "train_idx", "y_train", "val_idx", "y_val", "weights"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.to(self.device))
+
+
 def train_node_classifier(
     x: Tensor,
     edge_index: Tensor,
@@ -187,9 +234,10 @@ def train_node_classifier(
     validated = bool(split.val.any())
     seed_everything(config.seed)
     num_classes = num_classes or int(y.max()) + 1
+    device = available_device(config.device)
     hparams = {k: v for k, v in (("hidden", config.hidden), ("dropout", config.dropout)) if v is not None}
     backbone = BackboneSpec.resolve(config.model, x.size(1), num_classes, x.size(0), **hparams)
-    model = backbone.build()
+    model = backbone.build().to(device)
     defaults = OPTIMISER_DEFAULTS[backbone.name]
     config = config.model_copy(update={
         "lr": config.lr if config.lr is not None else defaults["lr"],
@@ -207,6 +255,7 @@ def train_node_classifier(
         y_train = torch.cat([y_train, pseudo.labels])
         weights = torch.cat([torch.ones(y_train.numel() - pseudo.nodes.numel()), pseudo.weights.float()])
     structure = model.structure(edge_index, x.size(0))
+    on = _Placed(device, x, structure, train_idx, y_train, val_idx, y_val, weights)
     sampler, batches = None, None
     if config.batch_size is not None:
         if backbone.name not in SAMPLED or model.hops is None:
@@ -228,12 +277,13 @@ def train_node_classifier(
         model.train()
         optimiser.zero_grad()
         if sampler is None or batches is None:
-            loss = _loss(model(x, structure)[train_idx], y_train, weights)
+            loss = _loss(model(on.x, on.structure)[on.train_idx], on.y_train, on.weights)
         else:
             batch = next(batches)
             subgraph = sampler.sample(train_idx[batch])
-            logits = model(x[subgraph.nodes], subgraph.adjacency)[: subgraph.batch_size]
-            loss = _loss(logits, y_train[batch], None if weights is None else weights[batch])
+            logits = model(on.x[subgraph.nodes.to(device)], subgraph.adjacency.to(device))[: subgraph.batch_size]
+            batch = batch.to(device)
+            loss = _loss(logits, on.y_train[batch], None if on.weights is None else on.weights[batch])
         loss.backward()
         optimiser.step()
         if not validated:
@@ -244,9 +294,9 @@ def train_node_classifier(
             continue
         model.eval()
         with torch.no_grad():
-            logits = model(x, structure)[val_idx]
-            val_loss = float(F.cross_entropy(logits, y_val))
-            val_acc = float((logits.argmax(-1) == y_val).float().mean())
+            logits = model(on.x, on.structure)[on.val_idx]
+            val_loss = float(F.cross_entropy(logits, on.y_val))
+            val_acc = float((logits.argmax(-1) == on.y_val).float().mean())
         history.append({"epoch": epoch, "train_loss": loss.item(), "val_loss": val_loss, "val_acc": val_acc})
         if (val_acc, -val_loss) > (best[0], -best[1]):
             best, best_epoch = (val_acc, val_loss), epoch
@@ -258,7 +308,8 @@ def train_node_classifier(
         model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        probs = F.softmax(model(x, structure), dim=-1)
+        probs = F.softmax(model(on.x, on.structure), dim=-1).cpu()
+    model.to("cpu")
     return TrainResult(model=model, metrics=evaluate(probs, y, split), probs=probs, best_epoch=best_epoch,
                        epochs_run=epoch, seconds=seconds, history=history, backbone=backbone, config=config,
                        features=features)  # fmt: skip

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mentor.graph.backbones import Backbone
+
 UncertaintyMethod = Literal["variance", "entropy", "margin"]
 
 
@@ -25,11 +27,12 @@ def mc_dropout_probs(model: nn.Module, x: Tensor, edge_index: Tensor, passes: in
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.eval()
+    structure = model.structure(edge_index, x.size(0)) if isinstance(model, Backbone) else edge_index  # once
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         with torch.no_grad():
-            return torch.stack([F.softmax(model(x, edge_index), dim=-1) for _ in range(passes)])
+            return torch.stack([F.softmax(model(x, structure), dim=-1) for _ in range(passes)])
     finally:
         torch.random.set_rng_state(state)
         model.train(was_training)
