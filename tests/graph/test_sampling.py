@@ -24,7 +24,7 @@ def test_with_every_neighbour_kept_the_batch_outputs_are_the_whole_graph_outputs
     model = BackboneSpec.resolve(name, x.size(1), 3, g.num_nodes).build().eval()
     structure = model.structure(g.edge_index, g.num_nodes)
     adjacency = structure if structure.layout == torch.sparse_csr else csr_adjacency(g.edge_index, g.num_nodes)
-    sampler = NeighbourSampler(adjacency, [-1] * model.hops)
+    sampler = NeighbourSampler(adjacency, [-1] * model.hops, rescale=model.sums_neighbours)
     seeds = torch.tensor([5, 17, 42, 200, 299])
     subgraph = sampler.sample(seeds)
     assert subgraph.nodes[: seeds.numel()].tolist() == seeds.tolist()
@@ -55,12 +55,26 @@ def test_sampled_gcn_weights_estimate_the_full_sum_without_bias(graph):
     adjacency = model.structure(g.edge_index, g.num_nodes)
     seeds = torch.arange(20)
     full = (adjacency @ x)[seeds]
-    sampler = NeighbourSampler(adjacency, [2], torch.Generator().manual_seed(0))
+    sampler = NeighbourSampler(adjacency, [2], torch.Generator().manual_seed(0), rescale=True)
     draws = []
     for _ in range(2000):
         subgraph = sampler.sample(seeds)
         draws.append((subgraph.adjacency @ x[subgraph.nodes])[: seeds.numel()])
     torch.testing.assert_close(torch.stack(draws).mean(0), full, atol=0.1, rtol=0.05)
+
+
+def test_a_sampled_mean_is_the_mean_over_the_kept_neighbours(graph):
+    g, x = graph
+    model = BackboneSpec.resolve("sage", x.size(1), 3, g.num_nodes).build()
+    assert not model.sums_neighbours and BackboneSpec.resolve("gcn", 4, 3, 10).build().sums_neighbours
+    sampler = NeighbourSampler(model.structure(g.edge_index, g.num_nodes), [2], torch.Generator().manual_seed(0))
+    subgraph = sampler.sample(torch.arange(20))
+    assert bool((subgraph.adjacency.values() == 1).all())  # no weight on a mean's messages
+    local = subgraph.adjacency.to_sparse_coo().indices()
+    for target in range(20):
+        kept = subgraph.nodes[local[1][local[0] == target]]
+        mean = (subgraph.adjacency @ x[subgraph.nodes])[target] / max(kept.numel(), 1)
+        torch.testing.assert_close(mean, x[kept].mean(0) if kept.numel() else torch.zeros(x.size(1)))
 
 
 def test_the_sampler_refuses_what_it_cannot_use(graph):

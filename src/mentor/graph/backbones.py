@@ -31,6 +31,9 @@ class Backbone(nn.Module):
 
     #: Message-passing layers: the hops of neighbours one node's output depends on (``None``: not sampled).
     hops: int | None = None
+    #: Whether it sums weighted messages over its prepared structure (GCN), so that a sampled subset of a node's
+    #: neighbours must be rescaled to estimate the full sum; a mean (GraphSAGE) or attention needs no rescaling.
+    sums_neighbours: bool = False
 
     def structure(self, edge_index: Tensor, num_nodes: int) -> Tensor:
         """The graph as this backbone aggregates it fastest (here: ``edge_index`` itself)."""
@@ -134,6 +137,8 @@ class _GCN(_BasicGNN):
     """GCN (Kipf & Welling 2017). Its convolutions take the normalised adjacency (self-loops added where missing,
     D^-1/2 (A + I) D^-1/2) as :meth:`structure` prepares it once; given an ``edge_index``, it is prepared on the spot,
     which is what PyG's ``GCNConv`` does on every call."""
+
+    sums_neighbours = True
 
     def structure(self, edge_index: Tensor, num_nodes: int) -> Tensor:
         if is_prepared(edge_index):

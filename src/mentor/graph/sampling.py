@@ -4,9 +4,10 @@ PyG's ``NeighborLoader`` does this with the compiled ``pyg-lib`` or ``torch-spar
 PyPI for current torch; this sampler is plain torch on the adjacency the backbone already uses
 (:meth:`mentor.graph.backbones.Backbone.structure`: rows are target nodes, columns their in-neighbours), so it
 needs nothing more. Each hop keeps up to ``fanout`` in-neighbours of every node reached so far (all of them with
-``fanout = -1``), drawn without replacement. Where the adjacency carries weights (GCN's normalised one), a target
-that kept ``k`` of its ``d`` neighbours has their weights scaled by ``d / k``, so that the sampled sum estimates the
-full one without bias; with every neighbour kept, a node's output in the subgraph is its output in the whole graph.
+``fanout = -1``), drawn without replacement, with their edge values. Where the backbone sums weighted messages
+(``rescale``: GCN over its normalised adjacency), a target that kept ``k`` of its ``d`` neighbours has their weights
+scaled by ``d / k``, so that the sampled sum estimates the full one without bias; a mean (GraphSAGE) needs no
+rescaling. With every neighbour kept, a node's output in the subgraph is its output in the whole graph.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ class NeighbourSampler:
     """Draws the :class:`Subgraph` of a batch of seed nodes: ``len(fanouts)`` hops of in-neighbours (one per
     message-passing layer), at most ``fanouts[i]`` per node at hop ``i`` (``-1``: all)."""
 
-    def __init__(self, adjacency: Tensor, fanouts: list[int], generator: torch.Generator | None = None) -> None:
+    def __init__(self, adjacency: Tensor, fanouts: list[int], generator: torch.Generator | None = None, *,
+                 rescale: bool = False) -> None:  # fmt: skip
         if adjacency.layout != torch.sparse_csr:
             raise ValueError("NeighbourSampler needs a sparse CSR adjacency (rows are targets)")
         if any(k == 0 or k < -1 for k in fanouts):
             raise ValueError(f"fanouts must be positive numbers of neighbours or -1 (all), got {fanouts}")
         self.crow, self.col = adjacency.crow_indices(), adjacency.col_indices()
-        self.weights = adjacency.values() if adjacency.values().dtype.is_floating_point else None
+        self.values = adjacency.values()
+        self.rescale = rescale
         self.degree = self.crow[1:] - self.crow[:-1]
         self.num_nodes = adjacency.size(0)
         self.fanouts = list(fanouts)
@@ -53,7 +56,7 @@ class NeighbourSampler:
         local[seeds] = torch.arange(seeds.numel())
         count = seeds.numel()
         frontier = seeds
-        targets, sources, weights = [], [], []
+        targets, sources, values = [], [], []
         try:
             for fanout in self.fanouts:
                 if frontier.numel() == 0:
@@ -66,8 +69,7 @@ class NeighbourSampler:
                 nodes.append(new)
                 targets.append(local[target])
                 sources.append(source)
-                if self.weights is not None:
-                    weights.append(self.weights[position] * scale)
+                values.append(self.values[position] * scale if self.rescale else self.values[position])
                 frontier = new
             all_nodes = torch.cat(nodes)
             row = torch.cat(targets) if targets else torch.empty(0, dtype=torch.long)
@@ -75,9 +77,9 @@ class NeighbourSampler:
         finally:
             local[torch.cat(nodes)] = -1
         # Each node is a target in one hop at most, so no (target, source) pair repeats.
-        values = torch.cat(weights) if weights else torch.ones(row.numel())
+        value = torch.cat(values) if values else self.values.new_ones(0)
         with quiet_sparse():
-            adjacency = torch.sparse_coo_tensor(torch.stack([row, col]), values, (count, count)).to_sparse_csr()
+            adjacency = torch.sparse_coo_tensor(torch.stack([row, col]), value, (count, count)).to_sparse_csr()
         return Subgraph(nodes=all_nodes, adjacency=adjacency, batch_size=seeds.numel())
 
     def _hop(self, frontier: Tensor, fanout: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -263,7 +263,7 @@ def train_node_classifier(
                              f"one of {', '.join(SAMPLED)}, or full-batch)")  # fmt: skip
         generator = torch.Generator().manual_seed(config.seed)
         adjacency = structure if is_prepared(structure) else csr_adjacency(edge_index, x.size(0))
-        sampler = NeighbourSampler(adjacency, [config.fanout] * model.hops, generator)
+        sampler = NeighbourSampler(adjacency, [config.fanout] * model.hops, generator, rescale=model.sums_neighbours)
         batches = batch_stream(train_idx.numel(), config.batch_size, generator)
     every = config.validate_every or (1 if sampler is None else MINIBATCH_VALIDATE_EVERY)
     config = config.model_copy(update={"validate_every": every})
