@@ -10,7 +10,9 @@ Then a mentor run of the same size is killed with SIGKILL after ``--kill-after``
 its store. Of the answers the server had sent when the process died, those mentor had received (its client had
 parsed them and was storing them; the child notes each in an append-only file first) and those still on the wire
 (lost to any client; at most the concurrency) are counted apart, and both against what the store holds; the rerun
-must ask exactly the requests the store lacks and end with every answer. Writes ``bench/results/client_throughput.json``
+must ask exactly the requests the store lacks and end with every answer. Last, the memory a batch costs: mentor runs
+of ``--requests`` and of ten times as many requests, each in a fresh process: its resident memory after the batch,
+with the batch's answers still held, less before. Writes ``bench/results/client_throughput.json``
 and a section of ``docs/benchmarks.md``; ``bench/scale.py`` reads the ratio into its summary.
 
     python bench/client_throughput.py --requests 2000 --concurrency 32 --rounds 3 --kill-after 2
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -93,6 +96,12 @@ def through_mentor(base_url: str, requests: list[ChatRequest], concurrency: int,
     return elapsed
 
 
+def rss_bytes() -> int:
+    """This process's resident memory now (from /proc)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def answered(base_url: str) -> int:
     """Chat answers the instant server has sent so far."""
     with urllib.request.urlopen(f"{base_url}/stats", timeout=10) as reply:
@@ -133,7 +142,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kill-after", type=float, default=2.0)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)  # base URL, store, requests, concurrency
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)  # base URL, requests, concurrency
     args = parser.parse_args()
+    if args.memory_child:
+        base_url, count, concurrency = args.memory_child
+        requests = make_requests(int(count), 98)
+        config = LLMConfig(llm="openai:instant", base_url=base_url, concurrency=int(concurrency), timeout_s=60)
+        with tempfile.TemporaryDirectory() as tmp, LLMClient(config, store=Path(tmp) / "memory.sqlite") as client:
+            client.identity  # noqa: B018
+            gc.collect()
+            before = rss_bytes()
+            results = client.complete_many(requests)
+            gc.collect()
+            print(rss_bytes() - before, len(results))  # the batch's answers still held
+        return
     if args.child:
         base_url, store, count, concurrency = args.child
         received = os.open(f"{store}.received", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
@@ -165,6 +187,12 @@ def main() -> None:
                     print(f"round {round_} {arm}: {args.requests / elapsed:.0f} requests/s", flush=True)
             kill = killed_run(base_url, args.requests, args.concurrency, args.kill_after, Path(tmp) / "kill.sqlite")
             print(f"killed: {kill}", flush=True)
+        memory = {}
+        for count in (args.requests, 10 * args.requests):
+            child = subprocess.run([sys.executable, __file__, "--memory-child", base_url, str(count),
+                                    str(args.concurrency)], capture_output=True, text=True, check=True)  # fmt: skip
+            memory[str(count)] = int(child.stdout.split()[-2])
+        print(f"memory held after a batch, by requests: {memory}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -175,7 +203,7 @@ def main() -> None:
         "rounds": args.rounds, "concurrency": args.concurrency, "seconds": times,
         "sd_seconds": {arm: round(statistics.pstdev(v), 3) for arm, v in times.items()},
         "bare_openai_rps": round(rps["bare"], 1), "mentor_rps": round(rps["mentor"], 1),
-        "ratio_mentor_over_bare": round(ratio, 3), "killed": kill,
+        "ratio_mentor_over_bare": round(ratio, 3), "killed": kill, "memory_after_batch_bytes": memory,
     })  # fmt: skip
     write_json(RESULTS_NAME, results)
     write_section(RESULTS_NAME, "\n".join([
@@ -198,6 +226,10 @@ def main() -> None:
         "requests "
         f"({kill['requests'] - kill['stored_at_kill']} were missing) and ended with {kill['stored_after_rerun']} "
         "answers.",
+        "",
+        "Resident memory a mentor process holds after one batch (its answers included), over what it held before: "
+        + ", ".join(f"{int(n):,} requests {b / 1e6:.0f} MB ({b / int(n) / 1e3:.1f} KB a request)"
+                    for n, b in memory.items()) + ".",
     ]))  # fmt: skip
     print(f"mentor / bare openai = {ratio:.3f}")
 
