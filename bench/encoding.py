@@ -6,21 +6,27 @@ embedding cache at a million rows.
    looking it up, encoding the missing ones in batches, committing each batch to a new, empty cache), arms
    alternating over ``--rounds``; the ratio is mentor's seconds over the bare ones. Then mentor again on the filled
    cache: every text a lookup.
-2. **The cache at 10⁶ rows.** ``--rows`` random 384-dimensional vectors inserted into an empty cache in batches of
+2. **Memory.** ``--memory-texts`` texts whose vectors are all in the cache, read into features in a fresh process:
+   the growth of its peak RSS (sampled every 10 ms) over the features' own size.
+3. **The cache at 10⁶ rows.** ``--rows`` random 384-dimensional vectors inserted into an empty cache in batches of
    256 (as a finished encoding batch is committed); inserts per second per tenth, and lookups per second of 10,000
    random keys at 10⁴, 10⁵ and 10⁶ rows.
 
 Writes ``bench/results/encoding.json`` and a section of ``docs/benchmarks.md``.
 
-    python bench/encoding.py --texts 10000 --rounds 2 --rows 1000000
+    python bench/encoding.py --texts 10000 --rounds 2 --rows 1000000 --memory-texts 300000
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import random
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -72,6 +78,46 @@ def encoder_speed(texts_count: int, rounds: int, tmp: Path) -> dict[str, Any]:
             "from_cache_texts_per_s": round(texts_count / cached, 0)}  # fmt: skip
 
 
+def features_memory(count: int, tmp: Path) -> dict[str, Any]:
+    """In a fresh process: ``count`` cached vectors read into features; peak RSS growth against their size."""
+    child = subprocess.run([sys.executable, __file__, "--memory-child", str(count), str(tmp / "memory.sqlite")],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    features, peak = map(int, child.stdout.split()[-2:])
+    return {"texts": count, "features_mb": round(features / 1e6), "peak_growth_mb": round(peak / 1e6),
+            "peak_over_features": round(peak / features, 2)}  # fmt: skip
+
+
+def _memory_child(count: int, path: Path) -> None:
+    def rss() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    encoder = SentenceEncoder("minilm", cache_path=path)
+    texts = [f"node text number {i}" for i in range(count)]
+    rng = np.random.default_rng(0)
+    for start in range(0, count, 5000):
+        chunk = texts[start : start + 5000]
+        vectors = rng.standard_normal((len(chunk), 384), dtype=np.float32)
+        encoder.cache.put(encoder.identity, zip(map(text_key, chunk), vectors, strict=True))
+    del chunk, vectors
+    gc.collect()
+    base = rss()
+    peak = [base]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            peak[0] = max(peak[0], rss())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    x = encoder.encode(texts, progress=False)
+    stop.set()
+    sampler.join()
+    assert encoder.encoded_last == 0
+    print(x.numel() * 4, max(peak[0], rss()) - base)
+
+
 def cache_at_scale(rows: int, tmp: Path) -> dict[str, Any]:
     cache = EmbeddingCache(tmp / "rows.sqlite")
     rng = np.random.default_rng(0)
@@ -111,11 +157,17 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--memory-texts", type=int, default=300_000)
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)  # texts, cache path
     args = parser.parse_args()
+    if args.memory_child:
+        _memory_child(int(args.memory_child[0]), Path(args.memory_child[1]))
+        return
     results: dict[str, Any] = {"benchmark": RESULTS_NAME}
     record_invocation(results, "encoding.py")
     with tempfile.TemporaryDirectory() as tmp:
         results["encoder"] = encoder_speed(args.texts, args.rounds, Path(tmp))
+        results["memory"] = features_memory(args.memory_texts, Path(tmp))
         results["cache"] = cache_at_scale(args.rows, Path(tmp))
     results["machine"] = machine()
     write_json(RESULTS_NAME, results)
@@ -134,6 +186,11 @@ def main() -> None:
         f"| mentor `SentenceEncoder` (hash, look up, encode, commit each batch) | {speed['mentor_texts_per_s']:.0f} | "
         f"{speed['ratio_mentor_over_bare_seconds']:.2f} |",
         f"| mentor again, every text in the cache | {speed['from_cache_texts_per_s']:.0f} | – |",
+        "",
+        f"Reading {results['memory']['texts']:,} cached vectors into features ({results['memory']['features_mb']} MB) "
+        f"raised the peak RSS of a fresh process by {results['memory']['peak_growth_mb']} MB, "
+        f"{results['memory']['peak_over_features']}× the features: each vector goes straight into the one array "
+        "returned, the cache read 50,000 texts at a time.",
         "",
         f"The cache with {cache['rows']:,} vectors of {cache['dim']} floats ({cache['file_gb']} GB): inserts in "
         "batches of 256, lookups of 10,000 random keys.",

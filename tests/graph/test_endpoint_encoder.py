@@ -118,3 +118,15 @@ def test_a_saved_spec_encodes_new_texts_at_its_endpoint_sending_only_what_is_new
         again = FeatureSpec.model_validate_json(spec.model_dump_json()).transform(changed)
         assert server.texts_sent[30:] == ["a text never seen"]
     torch.testing.assert_close(again[:-1], x[:-1])
+
+
+def test_repeated_texts_share_a_row_and_a_cached_vector_of_another_length_is_refused(tmp_path):
+    from mentor.graph.features.cache import text_key
+
+    with EmbeddingsServer() as server:
+        encoder = _encoder(server, tmp_path)
+        x = encoder.encode(["same", "other", "same"], progress=False)
+        assert server.texts_sent == ["same", "other"] and torch.equal(x[0], x[2])
+        encoder.cache.put(encoder.identity, [(text_key("odd"), np.ones(DIM + 1, dtype=np.float32))])
+        with pytest.raises(ValueError, match=f"a vector of {DIM + 1} values among vectors of {DIM}"):
+            encoder.encode(["same", "odd"], progress=False)

@@ -31,6 +31,7 @@ class EmbeddingCache:
     def __init__(self, path: str | Path | None = None) -> None:
         path = Path(path) if path else cache_dir() / "embeddings.sqlite"
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(

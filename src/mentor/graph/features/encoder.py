@@ -41,6 +41,30 @@ def packaged_encoder_path(name: str) -> Path:
 
 #: Called with the positions (in the list of texts to encode) and vectors of each batch as it is done.
 Done = Callable[[list[int], np.ndarray], None]
+#: Texts whose cached vectors are read at once (bounds what is held beside the features).
+READ_BLOCK = 50_000
+
+
+class _Rows:
+    """The ``[count, dim]`` float32 features, allocated when the first vector shows ``dim``; every vector must have
+    that length (``source`` names where a wrong one came from)."""
+
+    def __init__(self, count: int, source: str) -> None:
+        self.count, self.source = count, source
+        self._array: np.ndarray | None = None
+
+    def put(self, rows: list[int], vector: np.ndarray) -> None:
+        if self._array is None:
+            self._array = np.empty((self.count, vector.shape[-1]), dtype=np.float32)
+        elif vector.shape[-1] != self._array.shape[1]:
+            raise ValueError(f"{self.source}: a vector of {vector.shape[-1]} values among vectors of "
+                             f"{self._array.shape[1]}")  # fmt: skip
+        self._array[rows] = vector
+
+    @property
+    def array(self) -> np.ndarray:
+        assert self._array is not None, "every row is filled before the features are read"
+        return self._array
 
 
 class TextEncoder:
@@ -58,24 +82,38 @@ class TextEncoder:
 
     def encode(self, texts: list[str], *, progress: bool = True) -> Tensor:
         """``[len(texts), dim]`` float tensor; only texts not yet in the cache are encoded, and each finished batch
-        is cached at once (an encoding that was stopped resumes where it stopped)."""
+        is cached at once (an encoding that was stopped resumes where it stopped). Vectors go straight into the one
+        array returned, the cache read :data:`READ_BLOCK` texts at a time: no second copy of the features is held."""
+        if not texts:
+            raise ValueError("no texts to encode")
         keys = [text_key(t) for t in texts]
-        vectors = self.cache.get(self.identity, keys)
-        missing = list(dict.fromkeys(k for k in keys if k not in vectors))
+        rows: dict[str, list[int]] = {}
+        for row, key in enumerate(keys):
+            rows.setdefault(key, []).append(row)
+        matrix = _Rows(len(texts), f"{self.cache.path} ({self.identity})")
+        unique, missing = list(rows), []
+        for start in range(0, len(unique), READ_BLOCK):
+            block = unique[start : start + READ_BLOCK]
+            found = self.cache.get(self.identity, block)
+            for key in block:
+                if key in found:
+                    matrix.put(rows[key], found[key])
+                else:
+                    missing.append(key)
         self.encoded_last = len(missing)
         if missing:
-            text_of = dict(zip(keys, texts, strict=True))
             self._prepare(progress)
             with track("features: encoding texts", len(missing), unit="texts", enabled=progress) as bar:
 
                 def done(positions: list[int], encoded: np.ndarray) -> None:
                     pairs = [(missing[i], vector) for i, vector in zip(positions, encoded, strict=True)]
                     self.cache.put(self.identity, pairs)
-                    vectors.update(pairs)
+                    for key, vector in pairs:
+                        matrix.put(rows[key], vector)
                     bar.advance(len(positions))
 
-                self._encode_missing([text_of[k] for k in missing], done, progress)
-        return torch.from_numpy(np.stack([vectors[k] for k in keys]))
+                self._encode_missing([texts[rows[k][0]] for k in missing], done, progress)
+        return torch.from_numpy(matrix.array)
 
     def _prepare(self, progress: bool) -> None:
         """Get ready to encode (load a model), before the progress bar starts."""
