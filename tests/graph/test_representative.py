@@ -2,6 +2,7 @@
 
 import torch
 
+from mentor.graph import make_synthetic, node_features
 from mentor.graph.representative import propagated, representative_nodes
 
 
@@ -42,3 +43,31 @@ def test_propagation_averages_over_neighbours_and_the_node_itself():
     assert torch.allclose(out[0], torch.tensor([1.0, 1.0]) / 2**0.5) and torch.allclose(
         out[2], torch.tensor([0.0, 1.0])
     )
+
+
+def test_on_large_candidate_sets_the_blocked_search_picks_what_the_whole_search_picks(monkeypatch):
+    import mentor.graph.representative as representative
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(500, 6, generator=generator)
+    points[300:320] = points[0]  # ties: the lower index wins either way
+    centres = torch.cat([points[:40] + 0.01, torch.randn(40, 6, generator=generator)])
+    whole = representative._nearest_untaken(centres, points)
+    monkeypatch.setattr(representative, "BLOCK", 37)
+    monkeypatch.setattr(representative, "SHORTLIST", 2)  # short lists run out: the fallback search is used too
+    assert representative._nearest_untaken(centres, points) == whole
+    assert len(set(whole)) == len(whole)
+
+
+def test_k_means_is_fitted_on_a_sample_of_a_large_candidate_set(monkeypatch):
+    import mentor.graph.representative as representative
+
+    graph = make_synthetic(num_nodes=300, num_classes=3, seed=5)
+    x = node_features(graph, "bow", progress=False)
+    mask = torch.zeros(300, dtype=torch.bool)
+    mask[::2] = True
+    monkeypatch.setattr(representative, "FIT_SAMPLE", 60)
+    monkeypatch.setattr(representative, "BLOCK", 50)
+    chosen = representative.representative_nodes(x, mask, 12, seed=1, edge_index=graph.edge_index)
+    again = representative.representative_nodes(x, mask, 12, seed=1, edge_index=graph.edge_index)
+    assert chosen.tolist() == again.tolist() and len(set(chosen.tolist())) == 12 and bool(mask[chosen].all())
