@@ -18,6 +18,7 @@ a run replaces the one of the same size, features and teacher.
 
     python bench/scale.py --sizes 10000,100000,1000000
     python bench/scale.py --sizes 100000 --features minilm --llm local:qwen2.5-1.5b --max-calls 6
+    python bench/scale.py --sizes 100000,1000000 --split few:5
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def one_size(nodes: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
         teacher = ["--llm", args.llm]
     if args.max_calls is not None:
         teacher += ["--max-calls", str(args.max_calls)]
+    teacher += ["--split", args.split] if args.split else []
     os.environ["MENTOR_CACHE_DIR"] = str(workdir / "cache")  # an empty embedding cache: encoding is measured
     app(["consult", dataset, "--features", args.features, "--model", args.model, "--budget", str(args.budget),
          *teacher, "--token-count", "estimate", "--store", str(workdir / "store.sqlite"), "--out", str(out),
@@ -138,6 +140,7 @@ def one_size(nodes: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
         "edges": seen.get("edges"),
         "features": args.features,
         "teacher": args.llm or "instant",
+        "split": args.split or "random",
         "seconds": round(seconds, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9, 2),
         "stages": stages.stop(),
@@ -146,17 +149,20 @@ def one_size(nodes: int, args: argparse.Namespace, workdir: Path) -> dict[str, A
         "gate_open": result["gate"]["open"],
         "test_before": result["before"]["test"]["acc"],
         "test_after": result["after"]["test"]["acc"],
+        "never_asked_before": (result["before"].get("test_not_consulted") or {}).get("acc"),
+        "never_asked_after": (result["after"].get("test_not_consulted") or {}).get("acc"),
     }
 
 
-def _key(record: dict[str, Any]) -> tuple[int, str, str]:
-    return record["nodes"], record.get("features", "bow"), record.get("teacher", "instant")
+def _key(record: dict[str, Any]) -> tuple[int, str, str, str]:
+    nodes, features, teacher = record["nodes"], record.get("features", "bow"), record.get("teacher", "instant")
+    return nodes, features, teacher, record.get("split", "random")
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's summary: the bow runs against the instant server by size, the growth exponent between the two
     largest, and the client's throughput ratio."""
-    sizes = sorted((r for r in records if _key(r)[1:] == ("bow", "instant")), key=lambda r: r["nodes"])
+    sizes = sorted((r for r in records if _key(r)[1:] == ("bow", "instant", "random")), key=lambda r: r["nodes"])
     return {"sizes": sizes, "exponent": round(exponent(sizes[-2], sizes[-1]), 3) if len(sizes) > 1 else None,
             "client_throughput_ratio": client_throughput_ratio()}  # fmt: skip
 
@@ -170,6 +176,11 @@ def client_throughput_ratio() -> float | None:
 
 def exponent(small: dict[str, Any], large: dict[str, Any]) -> float:
     return math.log(large["seconds"] / small["seconds"]) / math.log(large["nodes"] / small["nodes"])
+
+
+def _never_asked(size: dict[str, Any]) -> str:
+    before, after = size.get("never_asked_before"), size.get("never_asked_after")
+    return "–" if before is None or after is None else f"{before:.4f} → {after:.4f}"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -188,20 +199,22 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Runs so far come from: " + "; ".join(f"`{i}`" for i in results["invocations"]),
         "",
-        "| nodes | edges (both directions) | features | teacher (calls) | GNN trained | total s | peak RSS GB | "
+        "| nodes | edges (both directions) | split | features | teacher (calls) | GNN trained | total s | "
+        + "peak RSS GB | "
         + " | ".join(names)
-        + " | test acc. GNN alone → after |",
-        "|---:|---:|---|---|---|---:|---:|" + "---:|" * len(names) + "---|",
+        + " | test acc. GNN alone → after | never-asked test nodes, GNN alone → after |",
+        "|---:|---:|---|---|---|---|---:|---:|" + "---:|" * len(names) + "---|---|",
     ]
     for size in records:
         cells = [f"{size['stages'][n]['seconds']:.1f} ({size['stages'][n]['peak_rss_gb']:.1f})"
                  if n in size["stages"] else "–" for n in names]  # fmt: skip
         batch = size.get("batch_size")
         training = f"mini-batches of {batch}" if batch else "full-batch"
-        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {size.get('features', 'bow')} | "
+        lines.append(f"| {size['nodes']:,} | {size['edges'] or 0:,} | {size.get('split', 'random')} | "
+                     f"{size.get('features', 'bow')} | "
                      f"{size.get('teacher', 'instant')} ({size['calls']:,}) | {training} | {size['seconds']:.1f} | "
                      f"{size['peak_rss_gb']:.1f} | " + " | ".join(cells)
-                     + f" | {size['test_before']:.4f} → {size['test_after']:.4f} |")  # fmt: skip
+                     + f" | {size['test_before']:.4f} → {size['test_after']:.4f} | {_never_asked(size)} |")  # fmt: skip
     if summary.get("exponent") is not None:
         lines += ["", "Growth exponent of the total seconds between the two largest `bow` sizes with the instant "
                   f"server: {summary['exponent']:.2f}."]  # fmt: skip
@@ -222,6 +235,7 @@ def main() -> None:
     parser.add_argument("--features", default="bow")
     parser.add_argument("--llm", help="a real teacher (default: the instant server)")
     parser.add_argument("--max-calls", type=int)
+    parser.add_argument("--split", help="e.g. few:5 (default: the graph's random 60/20/20 split)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the table from scale.json")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child process: one size
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -248,6 +262,7 @@ def main() -> None:
                        str(args.budget), "--model", args.model, "--features", args.features]  # fmt: skip
             command += ["--llm", args.llm] if args.llm else []
             command += ["--max-calls", str(args.max_calls)] if args.max_calls is not None else []
+            command += ["--split", args.split] if args.split else []
             child = subprocess.run(command, capture_output=True, text=True)
             line = next((x for x in child.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -258,7 +273,8 @@ def main() -> None:
             results["sizes"] = [r for r in results["sizes"] if _key(r) != _key(record)] + [record]
     finally:
         server.terminate()
-    results["sizes"].sort(key=lambda r: (r.get("teacher", "instant") != "instant", r.get("features"), r["nodes"]))
+    results["sizes"].sort(key=lambda r: (r.get("teacher", "instant") != "instant", r.get("features"),
+                                         r.get("split", "random") != "random", r["nodes"]))  # fmt: skip
     results.update({"machine": machine(), "summary": summarise(results["sizes"])})
     write_json(RESULTS_NAME, results)
     write_section(RESULTS_NAME, render(results))
