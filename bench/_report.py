@@ -59,6 +59,12 @@ def write_section(name: str, markdown: str) -> None:
     DOC.write_text(text)
 
 
+def rss_bytes() -> int:
+    """This process's resident memory now, in bytes (from /proc)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def record_invocation(results: dict[str, Any], script: str) -> None:
     """Remember, in a results file, the command line that added runs to it (each distinct one once)."""
     home = str(Path.home())

@@ -39,7 +39,7 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _instant_server import spawn  # noqa: E402
-from _report import machine, record_invocation, write_json, write_section  # noqa: E402
+from _report import machine, record_invocation, rss_bytes, write_json, write_section  # noqa: E402
 
 from mentor.graph import make_synthetic  # noqa: E402
 from mentor.llm import ChatRequest, Labels, LLMClient, LLMConfig  # noqa: E402
@@ -94,12 +94,6 @@ def through_mentor(base_url: str, requests: list[ChatRequest], concurrency: int,
     failed = [r.reason for r in results if not r.ok]
     assert not failed, f"{len(failed)} of {len(requests)} failed: {failed[:3]}"
     return elapsed
-
-
-def rss_bytes() -> int:
-    """This process's resident memory now (from /proc)."""
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def answered(base_url: str) -> int:

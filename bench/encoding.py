@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, record_invocation, write_json, write_section  # noqa: E402
+from _report import machine, record_invocation, rss_bytes, write_json, write_section  # noqa: E402
 
 from mentor.graph import make_synthetic  # noqa: E402
 from mentor.graph.features.cache import EmbeddingCache, text_key  # noqa: E402
@@ -88,10 +87,6 @@ def features_memory(count: int, tmp: Path) -> dict[str, Any]:
 
 
 def _memory_child(count: int, path: Path) -> None:
-    def rss() -> int:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
     encoder = SentenceEncoder("minilm", cache_path=path)
     texts = [f"node text number {i}" for i in range(count)]
     rng = np.random.default_rng(0)
@@ -101,13 +96,13 @@ def _memory_child(count: int, path: Path) -> None:
         encoder.cache.put(encoder.identity, zip(map(text_key, chunk), vectors, strict=True))
     del chunk, vectors
     gc.collect()
-    base = rss()
+    base = rss_bytes()
     peak = [base]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.01):
-            peak[0] = max(peak[0], rss())
+            peak[0] = max(peak[0], rss_bytes())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -115,7 +110,7 @@ def _memory_child(count: int, path: Path) -> None:
     stop.set()
     sampler.join()
     assert encoder.encoded_last == 0
-    print(x.numel() * 4, max(peak[0], rss()) - base)
+    print(x.numel() * 4, max(peak[0], rss_bytes()) - base)
 
 
 def cache_at_scale(rows: int, tmp: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _instant_server import spawn  # noqa: E402
-from _report import RESULTS, machine, record_invocation, write_json, write_section  # noqa: E402
+from _report import RESULTS, machine, record_invocation, rss_bytes, write_json, write_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS_NAME = "scale"
@@ -46,10 +46,8 @@ GRAPH = "num_classes=8,avg_degree=10,words=12,signal=0.3,homophily=0.2"
 
 
 def rss_gb() -> float:
-    """This process's resident memory now, in GB (from /proc)."""
-    with open("/proc/self/statm") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e9
+    """This process's resident memory now, in GB."""
+    return rss_bytes() / 1e9
 
 
 class Stages:

@@ -20,7 +20,7 @@ from torch_geometric import seed_everything
 
 from mentor.graph.adjacency import csr_adjacency, is_prepared
 from mentor.graph.backbones import OPTIMISER_DEFAULTS, SAMPLED, BackboneSpec
-from mentor.graph.sampling import NeighbourSampler
+from mentor.graph.sampling import NeighbourSampler, Subgraph
 from mentor.graph.text_graph import Split
 
 if TYPE_CHECKING:
@@ -256,16 +256,17 @@ def train_node_classifier(
         weights = torch.cat([torch.ones(y_train.numel() - pseudo.nodes.numel()), pseudo.weights.float()])
     structure = model.structure(edge_index, x.size(0))
     on = _Placed(device, x, structure, train_idx, y_train, val_idx, y_val, weights)
-    sampler, batches = None, None
+    batches: Iterator[tuple[Tensor, Subgraph]] | None = None
     if config.batch_size is not None:
-        if backbone.name not in SAMPLED or model.hops is None:
+        if model.hops is None:
             raise ValueError(f"mini-batch training samples a fixed number of hops; {backbone.name} has none (use "
                              f"one of {', '.join(SAMPLED)}, or full-batch)")  # fmt: skip
         generator = torch.Generator().manual_seed(config.seed)
         adjacency = structure if is_prepared(structure) else csr_adjacency(edge_index, x.size(0))
         sampler = NeighbourSampler(adjacency, [config.fanout] * model.hops, generator, rescale=model.sums_neighbours)
-        batches = batch_stream(train_idx.numel(), config.batch_size, generator)
-    every = config.validate_every or (1 if sampler is None else MINIBATCH_VALIDATE_EVERY)
+        batches = ((batch, sampler.sample(train_idx[batch]))
+                   for batch in batch_stream(train_idx.numel(), config.batch_size, generator))  # fmt: skip
+    every = config.validate_every or (1 if batches is None else MINIBATCH_VALIDATE_EVERY)
     config = config.model_copy(update={"validate_every": every})
     last = config.epochs if validated else config.unvalidated_epochs
     best = (-1.0, float("inf"))
@@ -276,11 +277,10 @@ def train_node_classifier(
     for epoch in range(1, last + 1):
         model.train()
         optimiser.zero_grad()
-        if sampler is None or batches is None:
+        if batches is None:
             loss = _loss(model(on.x, on.structure)[on.train_idx], on.y_train, on.weights)
         else:
-            batch = next(batches)
-            subgraph = sampler.sample(train_idx[batch])
+            batch, subgraph = next(batches)
             logits = model(on.x[subgraph.nodes.to(device)], subgraph.adjacency.to(device))[: subgraph.batch_size]
             batch = batch.to(device)
             loss = _loss(logits, on.y_train[batch], None if on.weights is None else on.weights[batch])

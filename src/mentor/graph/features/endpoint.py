@@ -23,12 +23,11 @@ import numpy as np
 import openai
 
 from mentor.graph.features.encoder import Done, TextEncoder
-from mentor.llm.backends.endpoint import DEFAULT_KEY_ENV, Endpoint
+from mentor.llm.backends.endpoint import NO_KEY, Endpoint
 from mentor.llm.secrets import redact
 
 #: The ``--features`` prefix of an endpoint's embedding model.
 PREFIX = "openai:"
-NO_KEY = "not-needed"
 
 
 class EmbeddingsError(ValueError):
@@ -77,7 +76,7 @@ class EndpointEncoder(TextEncoder):
         self.timeout_s, self.max_texts = timeout_s, max_texts
 
     def _api_key(self) -> str:
-        name = self.api_key_env or (DEFAULT_KEY_ENV if self.endpoint.is_openai else None)
+        name = self.endpoint.key_variable(self.api_key_env)
         if name is None:
             return NO_KEY
         key = os.environ.get(name)

@@ -31,6 +31,8 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OPENAI_HOST = "api.openai.com"
 #: The variable the OpenAI key is read from when the user names none (and then only for api.openai.com).
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+#: The API key sent where none is (the ``openai`` client needs one).
+NO_KEY = "not-needed"
 #: Names of the loopback interface, all remembered as one.
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 #: What identifies the weights in a llama.cpp server's ``meta`` (its runtime settings are left out).
@@ -71,6 +73,11 @@ class Endpoint:
     def is_openai(self) -> bool:
         """Whether this is OpenAI's own API (the one host the default ``OPENAI_API_KEY`` is sent to)."""
         return self.host == OPENAI_HOST and self.url.startswith("https://")
+
+    def key_variable(self, api_key_env: str | None) -> str | None:
+        """The environment variable whose key is sent here: the one the user named, else ``OPENAI_API_KEY`` for
+        OpenAI's API alone (a key goes to another host only when the user names its variable); ``None``: no key."""
+        return api_key_env or (DEFAULT_KEY_ENV if self.is_openai else None)
 
     @property
     def place(self) -> str:

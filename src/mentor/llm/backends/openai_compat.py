@@ -51,7 +51,7 @@ from mentor.llm.backends.base import (
     wants_logprobs,
 )
 from mentor.llm.backends.endpoint import (
-    DEFAULT_KEY_ENV,
+    NO_KEY,
     Endpoint,
     fingerprint,
     http_identity,
@@ -63,7 +63,6 @@ from mentor.llm.logprobs import TokenLogprob
 from mentor.llm.types import ChatRequest, Timings
 
 _FALLBACK_ORDER: tuple[StructuredOutput, ...] = ("json_schema", "json_object_schema", "json_object", "prompt")
-NO_KEY = "not-needed"
 #: The longest the server's model listing (``GET /models``, for the identity) is waited for.
 PROBE_TIMEOUT_S = 10.0
 #: The longest a tokenizer endpoint is waited for.
@@ -364,7 +363,7 @@ def _timings(response: ChatCompletion, model_s: float) -> Timings:
 def _api_key(config: LLMConfig, endpoint: Endpoint) -> str:
     """The key the variable named by ``api_key_env`` holds; with none named, ``OPENAI_API_KEY`` for OpenAI's API
     and no key for any other host (a key goes to another host only when the user names its variable)."""
-    name = config.api_key_env or (DEFAULT_KEY_ENV if endpoint.is_openai else None)
+    name = endpoint.key_variable(config.api_key_env)
     if name is None:
         return NO_KEY
     key = os.environ.get(name)
